@@ -1,0 +1,66 @@
+"""Writing a generated world into the `sandbox` schema, and reading back what it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from sandbox.world import TABLE_COLUMNS, World
+
+# Children first, so TRUNCATE order never matters to foreign keys.
+_TABLES_IN_LOAD_ORDER = list(TABLE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class WorldMeta:
+    seed: int
+    profile: str
+    start: date
+    end: date
+
+
+def read_world_meta(conn: psycopg.Connection) -> WorldMeta | None:
+    row = conn.execute(
+        "SELECT seed, profile, start_date, end_date FROM sandbox.world_meta"
+    ).fetchone()
+    return WorldMeta(*row) if row else None
+
+
+def write_world(
+    conn: psycopg.Connection,
+    world: World,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Replace the sandbox world with `world` in one transaction; returns rows per table."""
+    counts = {}
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(
+                    sql.Identifier("sandbox", t) for t in [*_TABLES_IN_LOAD_ORDER, "world_meta"]
+                )
+            )
+        )
+        for table in _TABLES_IN_LOAD_ORDER:
+            columns = TABLE_COLUMNS[table]
+            rows = world.tables.get(table, [])
+            copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier("sandbox", table),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+            )
+            with conn.cursor().copy(copy) as writer:
+                for row in rows:
+                    writer.write_row(row)
+            counts[table] = len(rows)
+            if progress:
+                progress(table, len(rows))
+        conn.execute(
+            """INSERT INTO sandbox.world_meta (seed, profile, start_date, end_date)
+               VALUES (%s, %s, %s, %s)""",
+            (world.seed, world.profile.name, world.start, world.end),
+        )
+    return counts

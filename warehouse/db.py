@@ -1,0 +1,39 @@
+"""Connections to the warehouse database: the one place that turns settings into a connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+
+import psycopg
+
+from warehouse.migrate import migrate
+from warehouse.server import ServerAddress, ensure_database, server_address
+from warehouse.settings import WarehouseSettings, get_settings
+
+
+@cache
+def _prepared_address(settings: WarehouseSettings) -> ServerAddress:
+    address = server_address(settings)
+    ensure_database(address, settings.warehouse_database)
+    with psycopg.connect(address.uri(settings.warehouse_database)) as conn:
+        migrate(conn)
+    return address
+
+
+def warehouse_address(settings: WarehouseSettings | None = None) -> ServerAddress:
+    """The running, migrated warehouse server (started on first use when embedded)."""
+    return _prepared_address(settings or get_settings())
+
+
+def warehouse_uri(settings: WarehouseSettings | None = None) -> str:
+    settings = settings or get_settings()
+    return warehouse_address(settings).uri(settings.warehouse_database)
+
+
+@contextmanager
+def connect(settings: WarehouseSettings | None = None, **kwargs) -> Iterator[psycopg.Connection]:
+    """A psycopg connection to the warehouse; commits on success, rolls back on error."""
+    with psycopg.connect(warehouse_uri(settings), **kwargs) as conn:
+        yield conn

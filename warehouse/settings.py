@@ -1,0 +1,39 @@
+"""Where the warehouse lives: resolved once, when a process starts, never at import time."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class WarehouseSettings(BaseSettings):
+    """`DATABASE_URL` picks an existing server; without it an embedded one runs in `BIZO_HOME`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    bizo_home: Path = Field(default=REPO_ROOT / ".bizo", alias="BIZO_HOME")
+    # Dagster's run and event storage lives in its own database on the same server.
+    dagster_database: str = Field(default="dagster", alias="BIZO_DAGSTER_DATABASE")
+    warehouse_database: str = Field(default="bizo", alias="BIZO_WAREHOUSE_DATABASE")
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.bizo_home / "pgdata"
+
+
+@cache
+def get_settings() -> WarehouseSettings:
+    """The process-wide settings, read from the environment on first use."""
+    return WarehouseSettings()
