@@ -37,3 +37,25 @@ def connect(settings: WarehouseSettings | None = None, **kwargs) -> Iterator[psy
     """A psycopg connection to the warehouse; commits on success, rolls back on error."""
     with psycopg.connect(warehouse_uri(settings), **kwargs) as conn:
         yield conn
+
+
+def dbt_env(settings: WarehouseSettings | None = None) -> dict[str, str]:
+    """The variables dbt_project/profiles.yml reads, for the same server and database."""
+    settings = settings or get_settings()
+    address = warehouse_address(settings)
+    return {
+        "BIZO_PG_HOST": address.host,
+        "BIZO_PG_PORT": str(address.port),
+        "BIZO_PG_USER": address.user,
+        "BIZO_PG_PASSWORD": address.password,
+        "BIZO_PG_DATABASE": settings.warehouse_database,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dagster_storage_url(settings: WarehouseSettings | None = None) -> str:
+    """Dagster's own database on the same server (psycopg2 driver: see STACK_NOTES)."""
+    settings = settings or get_settings()
+    address = server_address(settings)
+    ensure_database(address, settings.dagster_database)
+    return address.uri(settings.dagster_database, driver="postgresql+psycopg2")

@@ -1,0 +1,40 @@
+"""Dagster resources: thin handles on the libraries' own settings objects."""
+
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import psycopg
+
+from connectors.google_ads.client import GoogleAdsConnector
+from connectors.settings import GoogleAdsSettings
+from warehouse import db
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse that `DATABASE_URL` (or the embedded default) names."""
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        with db.connect() as conn:
+            yield conn
+
+    def export_dbt_env(self) -> None:
+        """dagster-dbt passes this process's environment to dbt, so profiles.yml sees these."""
+        os.environ.update(db.dbt_env())
+
+
+class GoogleAdsResource(dg.ConfigurableResource):
+    """The Google Ads API (or the sandbox, when BIZO_GOOGLE_ADS_ENDPOINT points at it)."""
+
+    def connector(self, login_customer_id: str | None) -> GoogleAdsConnector:
+        settings = GoogleAdsSettings()
+        return GoogleAdsConnector(
+            developer_token=settings.developer_token,
+            login_customer_id=login_customer_id,
+            endpoint=settings.endpoint,
+            ca_cert_path=settings.ca_cert_path,
+            access_token=settings.access_token,
+        )

@@ -1,0 +1,272 @@
+"""`bizo`: the one entry point (demo, dev servers, database, sandbox, tokens)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+app = typer.Typer(help="Bizo data platform.", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The warehouse PostgreSQL (embedded unless DATABASE_URL is set).")
+sandbox_app = typer.Typer(help="The simulated marketing world and its platform servers.")
+app.add_typer(db_app, name="db")
+app.add_typer(sandbox_app, name="sandbox")
+console = Console()
+
+
+def _settings():
+    from warehouse.settings import get_settings
+
+    return get_settings()
+
+
+# -- database --------------------------------------------------------------------------------
+@db_app.command("start")
+def db_start() -> None:
+    """Start (or attach to) the server and apply migrations."""
+    from warehouse import db
+
+    settings = _settings()
+    db.warehouse_address(settings)
+    console.print(f"[green]ready[/] {db.warehouse_uri(settings)}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded server."""
+    from warehouse.server import stop_embedded_server
+
+    settings = _settings()
+    if not settings.embedded:
+        console.print("DATABASE_URL is set: that server is not ours to stop.")
+        raise typer.Exit(1)
+    console.print("stopped" if stop_embedded_server(settings) else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the server runs, without starting it."""
+    from warehouse.server import embedded_server_running
+
+    settings = _settings()
+    if not settings.embedded:
+        console.print("external server (DATABASE_URL)")
+        return
+    pid = embedded_server_running(settings)
+    console.print(f"running (pid {pid}) in {settings.pgdata}" if pid else "not running")
+    if not pid:
+        raise typer.Exit(1)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the warehouse connection URI (starts the server if needed)."""
+    from warehouse import db
+
+    typer.echo(db.warehouse_uri(_settings()))
+
+
+@db_app.command("psql", context_settings={"allow_extra_args": True})
+def db_psql(ctx: typer.Context) -> None:
+    """Open psql on the warehouse (extra arguments pass through)."""
+    from warehouse import db
+
+    uri = db.warehouse_uri(_settings())
+    raise typer.Exit(subprocess.call(["psql", uri, *ctx.args]))
+
+
+# -- sandbox ---------------------------------------------------------------------------------
+@sandbox_app.command("generate")
+def sandbox_generate(
+    profile: Annotated[str, typer.Option(help="small (CI), medium or large")] = "small",
+    seed: int = 7,
+    end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (default yesterday)")] = None,
+) -> None:
+    """Simulate a world and store it in the sandbox schema; prints row counts."""
+    from rich.table import Table
+
+    from sandbox.store import write_world
+    from sandbox.world import PROFILES, generate_world
+    from warehouse import db
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {profile!r}; pick one of {sorted(PROFILES)}")
+    with console.status(f"simulating {profile} …"):
+        world = generate_world(PROFILES[profile], seed, date.fromisoformat(end) if end else None)
+    with console.status("writing to the sandbox schema …"), db.connect() as conn:
+        counts = write_world(conn, world)
+    table = Table("table", "rows", title=f"{profile} world, {world.start}..{world.end}")
+    for name, count in counts.items():
+        table.add_row(f"sandbox.{name}", f"{count:,}")
+    console.print(table)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(google_ads_port: int = 50551) -> None:
+    """Run the sandbox platform servers in the foreground."""
+    from sandbox.services import start_sandbox_services
+    from warehouse import db
+
+    settings = _settings()
+    services = start_sandbox_services(db.warehouse_uri(settings), settings.bizo_home, google_ads_port)
+    for name, value in services.client_env().items():
+        console.print(f"export {name}={value}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        services.stop()
+
+
+# -- tokens ----------------------------------------------------------------------------------
+@app.command()
+def token(
+    tenant: Annotated[str, typer.Option(help="tenant id the token grants")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin")] = "viewer",
+) -> None:
+    """Issue an API token for a tenant (signed with the API's key)."""
+    from serving_api.auth import issue_token
+    from serving_api.settings import get_api_settings
+
+    if role not in ("viewer", "analyst", "admin"):
+        raise typer.BadParameter("role must be viewer, analyst or admin")
+    typer.echo(issue_token(get_api_settings(), tenant, role))  # type: ignore[arg-type]
+
+
+# -- servers ---------------------------------------------------------------------------------
+def _start_servers(dagster_port: int, api_port: int) -> list[subprocess.Popen]:
+    from bizo.runtime import python_tool, spawn, wait_for_http
+
+    logs = _settings().bizo_home / "logs"
+    dagster = spawn(
+        [python_tool("dagster"), "dev", "-w", "workspace.yaml", "-p", str(dagster_port),
+         "-h", "127.0.0.1"],
+        logs / "dagster.log",
+    )
+    api = spawn(
+        [python_tool("uvicorn"), "serving_api.main:app", "--port", str(api_port),
+         "--host", "127.0.0.1"],
+        logs / "api.log",
+    )
+    processes = [dagster, api]
+    for name, url, process in (
+        ("API", f"http://127.0.0.1:{api_port}/health", api),
+        ("Dagster UI", f"http://127.0.0.1:{dagster_port}/server_info", dagster),
+    ):
+        if not wait_for_http(url, 180, process):
+            from bizo.runtime import stop
+
+            for p in processes:
+                stop(p)
+            console.print(f"[red]{name} did not start; see {logs}[/]")
+            raise typer.Exit(1)
+    return processes
+
+
+def _serve_until_interrupted(processes: list[subprocess.Popen], services) -> None:
+    from bizo.runtime import stop
+
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+        console.print("[red]a server exited; stopping the rest[/]")
+    except KeyboardInterrupt:
+        console.print("\nstopping …")
+    finally:
+        for process in processes:
+            stop(process)
+        if services is not None:
+            services.stop()
+
+
+@app.command()
+def dev(dagster_port: int = 3000, api_port: int = 8000, google_ads_port: int = 50551) -> None:
+    """Dagster UI + daemon, the API and the sandbox servers, on the current warehouse."""
+    from bizo.demo import DemoOptions, start_sandbox
+    from bizo.runtime import export_environment
+
+    settings = _settings()
+    services = start_sandbox(settings, DemoOptions(google_ads_port=google_ads_port))
+    export_environment(settings, services.client_env())
+    processes = _start_servers(dagster_port, api_port)
+    console.print(f"Dagster UI  http://127.0.0.1:{dagster_port}\nAPI         http://127.0.0.1:{api_port}/docs")
+    _serve_until_interrupted(processes, services)
+
+
+@app.command()
+def demo(
+    headless: Annotated[bool, typer.Option(help="do the work, then exit; leave nothing running")] = False,
+    profile: str = "small",
+    seed: int = 7,
+    days: Annotated[int, typer.Option(min=1, max=3650)] = 90,
+    dagster_port: int = 3000,
+    api_port: int = 8000,
+    google_ads_port: int = 50551,
+) -> None:
+    """Run the main job end to end on the embedded defaults, then serve the UI and the API."""
+    from bizo import demo as steps
+    from bizo.runtime import export_environment
+    from serving_api.auth import issue_token
+    from serving_api.settings import get_api_settings
+    from warehouse import db
+
+    settings = _settings()
+    options = steps.DemoOptions(profile=profile, seed=seed, days=days, google_ads_port=google_ads_port)
+    started = time.monotonic()
+    services = None
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=console, transient=False,
+        ) as progress:
+            task = progress.add_task("Starting PostgreSQL", total=None)
+
+            def step(text: str) -> None:
+                progress.update(task, description=text)
+                progress.console.print(f"[dim]→[/] {text}")
+
+            step("Starting PostgreSQL + pgvector")
+            uri = db.warehouse_uri(settings)
+            step("Simulating the sandbox world")
+            steps.ensure_world(progress.console, options)
+            step("Starting the sandbox Google Ads API (gRPC, TLS)")
+            services = steps.start_sandbox(settings, options)
+            export_environment(settings, services.client_env())
+            step("Registering demo tenants")
+            tenants = steps.register_tenants(progress.console)
+            steps.load_history(progress.console, tenants, days, step)
+            progress.update(task, description="Loaded", completed=1, total=1)
+        console.print(f"[green]Loaded {days} days for {len(tenants)} tenants[/] in {time.monotonic() - started:.0f}s ({uri})")
+        if headless:
+            return
+        processes = _start_servers(dagster_port, api_port)
+        token_value = issue_token(get_api_settings(), tenants[0])
+        yesterday = steps.default_end_date()
+        console.print(
+            f"\n[bold]Dagster UI[/]  http://127.0.0.1:{dagster_port}\n"
+            f"[bold]API docs[/]    http://127.0.0.1:{api_port}/docs\n\n"
+            f"curl -H 'Authorization: Bearer {token_value}' \\\n"
+            f"  'http://127.0.0.1:{api_port}/v1/performance/daily?start={yesterday.replace(day=1)}&end={yesterday}'\n\n"
+            "Ctrl-C stops everything this command started."
+        )
+        _serve_until_interrupted(processes, services)
+        services = None
+    finally:
+        if services is not None:
+            services.stop()
+
+
+def main() -> None:
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

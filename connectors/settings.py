@@ -1,0 +1,23 @@
+"""Platform-level connector settings (endpoints, developer tokens), read once per process.
+
+Per-account values (customer ids, login customer ids) live in `app.connections`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GoogleAdsSettings(BaseSettings):
+    """With no endpoint set, the client talks to Google's production API."""
+
+    model_config = SettingsConfigDict(env_prefix="BIZO_GOOGLE_ADS_", extra="ignore", frozen=True)
+
+    endpoint: str | None = None
+    ca_cert_path: Path | None = None
+    developer_token: str = Field(default="sandbox-developer-token", repr=False)
+    # Until credentials move into app.connections (encrypted, issue 3), one token per process.
+    access_token: str = Field(default="sandbox-access-token", repr=False)
