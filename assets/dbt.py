@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets, through one translator."""
 
-
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path

@@ -1,15 +1,14 @@
 """Google Ads raw assets: GAQL over gRPC into raw.google_ads_ad_daily, per tenant and day."""
 
-
 from dataclasses import astuple, fields
 from decimal import Decimal
 
 import dagster as dg
 
 from assets.partitions import daily_tenant_partitions, tenant_windows
+from assets.resources import GoogleAdsResource, WarehouseResource
 from connectors.google_ads.client import AdDailyRow
 from connectors.google_ads.validation import ad_daily_problems
-from assets.resources import GoogleAdsResource, WarehouseResource
 from warehouse.control import active_connections
 from warehouse.loader import Slice, replace_slice, split_valid
 

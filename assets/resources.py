@@ -1,6 +1,5 @@
 """Dagster resources: thin handles on the libraries' own settings objects."""
 
-
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager

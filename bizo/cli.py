@@ -87,7 +87,9 @@ def db_psql(ctx: typer.Context) -> None:
 def sandbox_generate(
     profile: Annotated[str, typer.Option(help="small (CI), medium or large")] = "small",
     seed: int = 7,
-    end: Annotated[str | None, typer.Option(help="last day, YYYY-MM-DD (default yesterday)")] = None,
+    end: Annotated[
+        str | None, typer.Option(help="last day, YYYY-MM-DD (default yesterday)")
+    ] = None,
 ) -> None:
     """Simulate a world and store it in the sandbox schema; prints row counts."""
     from rich.table import Table
@@ -115,7 +117,9 @@ def sandbox_serve(google_ads_port: int = 50551) -> None:
     from warehouse import db
 
     settings = _settings()
-    services = start_sandbox_services(db.warehouse_uri(settings), settings.bizo_home, google_ads_port)
+    services = start_sandbox_services(
+        db.warehouse_uri(settings), settings.bizo_home, google_ads_port
+    )
     for name, value in services.client_env().items():
         console.print(f"export {name}={value}")
     try:
@@ -146,13 +150,27 @@ def _start_servers(dagster_port: int, api_port: int) -> list[subprocess.Popen]:
 
     logs = _settings().bizo_home / "logs"
     dagster = spawn(
-        [python_tool("dagster"), "dev", "-w", "workspace.yaml", "-p", str(dagster_port),
-         "-h", "127.0.0.1"],
+        [
+            python_tool("dagster"),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-p",
+            str(dagster_port),
+            "-h",
+            "127.0.0.1",
+        ],
         logs / "dagster.log",
     )
     api = spawn(
-        [python_tool("uvicorn"), "serving_api.main:app", "--port", str(api_port),
-         "--host", "127.0.0.1"],
+        [
+            python_tool("uvicorn"),
+            "serving_api.main:app",
+            "--port",
+            str(api_port),
+            "--host",
+            "127.0.0.1",
+        ],
         logs / "api.log",
     )
     processes = [dagster, api]
@@ -196,13 +214,17 @@ def dev(dagster_port: int = 3000, api_port: int = 8000, google_ads_port: int = 5
     services = start_sandbox(settings, DemoOptions(google_ads_port=google_ads_port))
     export_environment(settings, services.client_env())
     processes = _start_servers(dagster_port, api_port)
-    console.print(f"Dagster UI  http://127.0.0.1:{dagster_port}\nAPI         http://127.0.0.1:{api_port}/docs")
+    console.print(
+        f"Dagster UI  http://127.0.0.1:{dagster_port}\nAPI         http://127.0.0.1:{api_port}/docs"
+    )
     _serve_until_interrupted(processes, services)
 
 
 @app.command()
 def demo(
-    headless: Annotated[bool, typer.Option(help="do the work, then exit; leave nothing running")] = False,
+    headless: Annotated[
+        bool, typer.Option(help="do the work, then exit; leave nothing running")
+    ] = False,
     profile: str = "small",
     seed: int = 7,
     days: Annotated[int, typer.Option(min=1, max=3650)] = 90,
@@ -218,13 +240,18 @@ def demo(
     from warehouse import db
 
     settings = _settings()
-    options = steps.DemoOptions(profile=profile, seed=seed, days=days, google_ads_port=google_ads_port)
+    options = steps.DemoOptions(
+        profile=profile, seed=seed, days=days, google_ads_port=google_ads_port
+    )
     started = time.monotonic()
     services = None
     try:
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=console, transient=False,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         ) as progress:
             task = progress.add_task("Starting PostgreSQL", total=None)
 
@@ -243,7 +270,9 @@ def demo(
             tenants = steps.register_tenants(progress.console)
             steps.load_history(progress.console, tenants, days, step)
             progress.update(task, description="Loaded", completed=1, total=1)
-        console.print(f"[green]Loaded {days} days for {len(tenants)} tenants[/] in {time.monotonic() - started:.0f}s ({uri})")
+        elapsed = time.monotonic() - started
+        console.print(f"[green]Loaded {days} days for {len(tenants)} tenants[/] in {elapsed:.0f}s")
+        console.print(f"warehouse: {uri}")
         if headless:
             return
         processes = _start_servers(dagster_port, api_port)

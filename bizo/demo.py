@@ -76,11 +76,14 @@ def load_history(
     instance.add_dynamic_partitions(tenant_partitions.name, tenants)
     end = default_end_date()
     start = end - timedelta(days=days - 1)
+    # The runs are recorded in Dagster (see the UI); the terminal gets only the progress.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     ingest = defs.resolve_job_def("google_ads_daily")
     for tenant in tenants:
         step(f"Google Ads {tenant} {start}..{end}")
         result = ingest.execute_in_process(
             instance=instance,
+            run_config=quiet,
             tags={
                 "dagster/asset_partition_range_start": str(partition_key(tenant, start)),
                 "dagster/asset_partition_range_end": str(partition_key(tenant, end)),
@@ -90,7 +93,7 @@ def load_history(
             raise RuntimeError(f"loading Google Ads for {tenant} failed (see the Dagster UI)")
     step("dbt build")
     transform = defs.resolve_job_def("dbt_build")
-    if not transform.execute_in_process(instance=instance).success:
+    if not transform.execute_in_process(instance=instance, run_config=quiet).success:
         raise RuntimeError("dbt build failed (see the Dagster UI)")
 
 

@@ -51,7 +51,7 @@ def spawn(args: list[str], log_path: Path) -> subprocess.Popen:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=_default_sigint,  # noqa: PLW1509 - no threads have started work yet
+        preexec_fn=_default_sigint,
     )
 
 

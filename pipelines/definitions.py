@@ -1,6 +1,5 @@
 """The Dagster code location: everything the UI, daemon and run workers load."""
 
-
 import dagster as dg
 
 from assets.dbt import bizo_dbt_models, dbt_resource

@@ -1,6 +1,5 @@
 """When things run without a person: yesterday's data every morning, for every tenant."""
 
-
 from datetime import timedelta
 
 import dagster as dg

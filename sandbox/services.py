@@ -24,9 +24,14 @@ class SandboxServices:
         self.google_ads.stop()
 
 
+def sandbox_tls_dir(home: Path) -> Path:
+    """Where the sandbox servers' self-signed certificate lives (reused across runs)."""
+    return home / "sandbox" / "tls"
+
+
 def start_sandbox_services(conninfo: str, home: Path, google_ads_port: int = 0) -> SandboxServices:
     """Start every sandbox server over the world stored at `conninfo`."""
     google_ads = GoogleAdsSandboxServer(
-        PostgresGoogleAdsData(conninfo), tls_dir=home / "sandbox" / "tls", port=google_ads_port
+        PostgresGoogleAdsData(conninfo), tls_dir=sandbox_tls_dir(home), port=google_ads_port
     ).start()
     return SandboxServices(google_ads=google_ads)

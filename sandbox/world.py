@@ -66,16 +66,43 @@ class ChannelTraits:
 
 CHANNELS: dict[str, ChannelTraits] = {
     "google_ads": ChannelTraits(
-        0.45, (35.0, 60.0), (0.03, 0.06), (0.05, 0.25), (8.0, 16.0), (1.2, 2.0),
-        "google", "cpc", "gclid", 30, 0.0,
+        0.45,
+        (35.0, 60.0),
+        (0.03, 0.06),
+        (0.05, 0.25),
+        (8.0, 16.0),
+        (1.2, 2.0),
+        "google",
+        "cpc",
+        "gclid",
+        30,
+        0.0,
     ),
     "meta": ChannelTraits(
-        0.30, (8.0, 14.0), (0.008, 0.015), (0.30, 0.50), (4.0, 10.0), (1.5, 2.5),
-        "facebook", "paid_social", "fbclid", 7, -0.3,
+        0.30,
+        (8.0, 14.0),
+        (0.008, 0.015),
+        (0.30, 0.50),
+        (4.0, 10.0),
+        (1.5, 2.5),
+        "facebook",
+        "paid_social",
+        "fbclid",
+        7,
+        -0.3,
     ),
     "linkedin": ChannelTraits(
-        0.25, (30.0, 55.0), (0.004, 0.008), (0.40, 0.60), (3.0, 7.0), (1.3, 2.2),
-        "linkedin", "paid_social", "li_fat_id", 30, 0.6,
+        0.25,
+        (30.0, 55.0),
+        (0.004, 0.008),
+        (0.40, 0.60),
+        (3.0, 7.0),
+        (1.3, 2.2),
+        "linkedin",
+        "paid_social",
+        "li_fat_id",
+        30,
+        0.6,
     ),
 }
 
@@ -98,8 +125,14 @@ _MARKETS = [
     ("AUD", "Australia/Sydney"),
 ]
 _INDUSTRIES = {
-    "software": 0.4, "financial_services": 0.3, "healthcare": 0.1, "manufacturing": 0.0,
-    "logistics": -0.1, "education": -0.4, "retail": -0.2, "professional_services": 0.1,
+    "software": 0.4,
+    "financial_services": 0.3,
+    "healthcare": 0.1,
+    "manufacturing": 0.0,
+    "logistics": -0.1,
+    "education": -0.4,
+    "retail": -0.2,
+    "professional_services": 0.1,
 }
 _SENIORITY = {  # level: (titles, propensity weight)
     "c_level": (("CEO", "CFO", "CMO", "CTO", "COO"), 1.1),
@@ -110,34 +143,123 @@ _SENIORITY = {  # level: (titles, propensity weight)
 }
 _SENIORITY_LEVELS = list(_SENIORITY)
 _COUNTRIES = ("US", "GB", "DE", "CA", "AU", "FR", "NL", "IN")
-_FIRST = ("Ana", "Ben", "Chen", "Dana", "Eli", "Fatima", "Gus", "Hana", "Ivan", "Jo", "Kai",
-          "Lena", "Mo", "Nia", "Omar", "Pia", "Raj", "Sara", "Tom", "Uma", "Vik", "Wen", "Yara")
-_LAST = ("Smith", "Garcia", "Chen", "Müller", "Okafor", "Rossi", "Kim", "Novak", "Silva",
-         "Haddad", "Larsen", "Tanaka", "Brown", "Dubois", "Singh", "Walsh")
-_COMPANY_STEMS = ("Apex", "Birch", "Cobalt", "Dune", "Ember", "Fjord", "Glacier", "Harbor",
-                  "Iris", "Juniper", "Kestrel", "Lumen", "Maple", "Nimbus", "Orbit", "Pine",
-                  "Quartz", "Ridge", "Summit", "Tidal", "Umber", "Vertex", "Willow", "Zephyr")
+_FIRST = (
+    "Ana",
+    "Ben",
+    "Chen",
+    "Dana",
+    "Eli",
+    "Fatima",
+    "Gus",
+    "Hana",
+    "Ivan",
+    "Jo",
+    "Kai",
+    "Lena",
+    "Mo",
+    "Nia",
+    "Omar",
+    "Pia",
+    "Raj",
+    "Sara",
+    "Tom",
+    "Uma",
+    "Vik",
+    "Wen",
+    "Yara",
+)
+_LAST = (
+    "Smith",
+    "Garcia",
+    "Chen",
+    "Müller",
+    "Okafor",
+    "Rossi",
+    "Kim",
+    "Novak",
+    "Silva",
+    "Haddad",
+    "Larsen",
+    "Tanaka",
+    "Brown",
+    "Dubois",
+    "Singh",
+    "Walsh",
+)
+_COMPANY_STEMS = (
+    "Apex",
+    "Birch",
+    "Cobalt",
+    "Dune",
+    "Ember",
+    "Fjord",
+    "Glacier",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Maple",
+    "Nimbus",
+    "Orbit",
+    "Pine",
+    "Quartz",
+    "Ridge",
+    "Summit",
+    "Tidal",
+    "Umber",
+    "Vertex",
+    "Willow",
+    "Zephyr",
+)
 _COMPANY_SUFFIX = ("Labs", "Systems", "Group", "Partners", "Works", "Health", "Logistics", "AI")
 # Phrases in CRM notes that carry real signal about intent (and so about propensity).
-_HIGH_INTENT = ("budget approved for next quarter", "evaluating vendors this quarter",
-                "asked for a pricing proposal", "wants a demo with the team")
-_LOW_INTENT = ("just browsing", "student research project", "not a priority this year",
-               "downloaded the ebook only")
-_NEUTRAL = ("came in through the website", "interested in reporting features",
-            "mentioned current tooling is spreadsheets", "asked about integrations",
-            "follow up next week", "filled the contact form")
+_HIGH_INTENT = (
+    "budget approved for next quarter",
+    "evaluating vendors this quarter",
+    "asked for a pricing proposal",
+    "wants a demo with the team",
+)
+_LOW_INTENT = (
+    "just browsing",
+    "student research project",
+    "not a priority this year",
+    "downloaded the ebook only",
+)
+_NEUTRAL = (
+    "came in through the website",
+    "interested in reporting features",
+    "mentioned current tooling is spreadsheets",
+    "asked about integrations",
+    "follow up next week",
+    "filled the contact form",
+)
 _HEADLINES = {
-    "google_ads": ("{brand} — Marketing Analytics", "Attribution Software | {brand}",
-                   "Know Which Ads Drive Revenue", "Try {brand} Free for 14 Days"),
-    "meta": ("Stop guessing your ROAS", "See every channel in one place",
-             "Your dashboards, finally right", "Join 2,000 growth teams"),
-    "linkedin": ("For CMOs who need pipeline proof", "Board-ready marketing ROI",
-                 "B2B attribution that finance trusts", "Pipeline analytics for revenue teams"),
+    "google_ads": (
+        "{brand} — Marketing Analytics",
+        "Attribution Software | {brand}",
+        "Know Which Ads Drive Revenue",
+        "Try {brand} Free for 14 Days",
+    ),
+    "meta": (
+        "Stop guessing your ROAS",
+        "See every channel in one place",
+        "Your dashboards, finally right",
+        "Join 2,000 growth teams",
+    ),
+    "linkedin": (
+        "For CMOs who need pipeline proof",
+        "Board-ready marketing ROI",
+        "B2B attribution that finance trusts",
+        "Pipeline analytics for revenue teams",
+    ),
 }
-_BODIES = ("Connect your ad accounts and CRM in minutes and see revenue by campaign.",
-           "Multi-touch attribution, budget recommendations and lead scores in one tool.",
-           "Cut wasted spend: move budget to the channels that actually close deals.",
-           "Unified reporting across Google, Meta and LinkedIn with CRM revenue.")
+_BODIES = (
+    "Connect your ad accounts and CRM in minutes and see revenue by campaign.",
+    "Multi-touch attribution, budget recommendations and lead scores in one tool.",
+    "Cut wasted spend: move budget to the channels that actually close deals.",
+    "Unified reporting across Google, Meta and LinkedIn with CRM revenue.",
+)
 
 
 @dataclass
@@ -157,23 +279,89 @@ class World:
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "tenants": ("tenant_id", "name", "currency", "time_zone", "industry", "lead_value"),
     "ad_accounts": ("platform", "account_id", "tenant_id", "name", "currency", "time_zone"),
-    "campaigns": ("platform", "campaign_id", "account_id", "tenant_id", "name", "objective",
-                  "status", "budget_id", "daily_budget_micros"),
+    "campaigns": (
+        "platform",
+        "campaign_id",
+        "account_id",
+        "tenant_id",
+        "name",
+        "objective",
+        "status",
+        "budget_id",
+        "daily_budget_micros",
+    ),
     "ad_groups": ("platform", "ad_group_id", "campaign_id", "account_id", "tenant_id", "name"),
-    "ads": ("platform", "ad_id", "ad_group_id", "campaign_id", "account_id", "tenant_id",
-            "headline", "body", "final_url"),
+    "ads": (
+        "platform",
+        "ad_id",
+        "ad_group_id",
+        "campaign_id",
+        "account_id",
+        "tenant_id",
+        "headline",
+        "body",
+        "final_url",
+    ),
     "campaign_budget_daily": ("platform", "campaign_id", "date", "budget_micros"),
-    "ad_delivery_daily": ("platform", "ad_id", "date", "account_id", "tenant_id", "cost_micros",
-                          "impressions", "clicks", "conversions", "conversions_value"),
+    "ad_delivery_daily": (
+        "platform",
+        "ad_id",
+        "date",
+        "account_id",
+        "tenant_id",
+        "cost_micros",
+        "impressions",
+        "clicks",
+        "conversions",
+        "conversions_value",
+    ),
     "true_curves": ("tenant_id", "channel", "theta", "beta", "half_saturation", "shape"),
-    "sessions": ("session_id", "tenant_id", "anonymous_id", "started_at", "channel",
-                 "platform_ad_id", "landing_url", "referrer", "utm_source", "utm_medium",
-                 "utm_campaign", "utm_content", "gclid", "fbclid", "li_fat_id"),
-    "leads": ("lead_id", "tenant_id", "anonymous_id", "created_at", "email", "first_name",
-              "last_name", "job_title", "seniority", "company", "company_size", "industry",
-              "country", "notes", "company_description", "cause_channel", "true_propensity"),
-    "deals": ("deal_id", "lead_id", "tenant_id", "amount", "stage", "created_at", "closed_at",
-              "cause_channel"),
+    "sessions": (
+        "session_id",
+        "tenant_id",
+        "anonymous_id",
+        "started_at",
+        "channel",
+        "platform_ad_id",
+        "landing_url",
+        "referrer",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "gclid",
+        "fbclid",
+        "li_fat_id",
+    ),
+    "leads": (
+        "lead_id",
+        "tenant_id",
+        "anonymous_id",
+        "created_at",
+        "email",
+        "first_name",
+        "last_name",
+        "job_title",
+        "seniority",
+        "company",
+        "company_size",
+        "industry",
+        "country",
+        "notes",
+        "company_description",
+        "cause_channel",
+        "true_propensity",
+    ),
+    "deals": (
+        "deal_id",
+        "lead_id",
+        "tenant_id",
+        "amount",
+        "stage",
+        "created_at",
+        "closed_at",
+        "cause_channel",
+    ),
     "deal_stage_history": ("deal_id", "stage", "entered_at"),
 }
 
@@ -275,21 +463,34 @@ class _TenantSimulation:
         self.curves: dict[str, dict[str, float]] = {}
         for platform, traits in CHANNELS.items():
             account_id = (
-                str(self._id(10)) if platform == "google_ads" else str(self._id(15 if platform == "meta" else 9))
+                str(self._id(10))
+                if platform == "google_ads"
+                else str(self._id(15 if platform == "meta" else 9))
             )
             tables["ad_accounts"].append(
-                (platform, account_id, self.tenant_id, f"{self.name} — {platform}", self.currency,
-                 str(self.tz))
+                (
+                    platform,
+                    account_id,
+                    self.tenant_id,
+                    f"{self.name} — {platform}",
+                    self.currency,
+                    str(self.tz),
+                )
             )
             channel_budget = total_budget * traits.budget_share
             shares = self.rng.dirichlet(np.full(profile.campaigns_per_platform, 3.0))
             for c in range(profile.campaigns_per_platform):
                 campaign_id = self._id(11)
-                slug = f"{platform}-{['prospecting', 'retargeting', 'brand', 'competitor'][c % 4]}-{c + 1}"
+                purpose = ("prospecting", "retargeting", "brand", "competitor")[c % 4]
+                slug = f"{platform}-{purpose}-{c + 1}"
                 budget_micros = int(round(channel_budget * shares[c], 2) * MICROS)
                 campaign = {
-                    "platform": platform, "campaign_id": campaign_id, "account_id": account_id,
-                    "slug": slug, "base_budget": budget_micros, "budget_id": self._id(11),
+                    "platform": platform,
+                    "campaign_id": campaign_id,
+                    "account_id": account_id,
+                    "slug": slug,
+                    "base_budget": budget_micros,
+                    "budget_id": self._id(11),
                     "objective": "SEARCH" if platform == "google_ads" else "LEAD_GENERATION",
                     "cpm": float(self.rng.uniform(*traits.cpm)),
                     "ctr": float(self.rng.uniform(*traits.ctr)),
@@ -302,23 +503,49 @@ class _TenantSimulation:
                 for g in range(profile.ad_groups_per_campaign):
                     ad_group_id = self._id(11)
                     tables["ad_groups"].append(
-                        (platform, ad_group_id, campaign_id, account_id, self.tenant_id,
-                         f"{slug} / group {g + 1}")
+                        (
+                            platform,
+                            ad_group_id,
+                            campaign_id,
+                            account_id,
+                            self.tenant_id,
+                            f"{slug} / group {g + 1}",
+                        )
                     )
                     for _ in range(profile.ads_per_ad_group):
                         ad_id = self._id(12)
-                        headline = str(self.rng.choice(_HEADLINES[platform])).format(brand=self.name)
-                        query = urlencode({
-                            "utm_source": traits.utm_source, "utm_medium": traits.utm_medium,
-                            "utm_campaign": slug, "utm_content": str(ad_id),
-                        })
-                        tables["ads"].append(
-                            (platform, ad_id, ad_group_id, campaign_id, account_id, self.tenant_id,
-                             headline, str(self.rng.choice(_BODIES)),
-                             f"https://www.{self.tenant_id}.example/demo?{query}")
+                        headline = str(self.rng.choice(_HEADLINES[platform])).format(
+                            brand=self.name
                         )
-                        self.ads.append(_Ad(platform, ad_id, len(self.campaigns) - 1,
-                                            float(ad_weights[position])))
+                        query = urlencode(
+                            {
+                                "utm_source": traits.utm_source,
+                                "utm_medium": traits.utm_medium,
+                                "utm_campaign": slug,
+                                "utm_content": str(ad_id),
+                            }
+                        )
+                        tables["ads"].append(
+                            (
+                                platform,
+                                ad_id,
+                                ad_group_id,
+                                campaign_id,
+                                account_id,
+                                self.tenant_id,
+                                headline,
+                                str(self.rng.choice(_BODIES)),
+                                f"https://www.{self.tenant_id}.example/demo?{query}",
+                            )
+                        )
+                        self.ads.append(
+                            _Ad(
+                                platform,
+                                ad_id,
+                                len(self.campaigns) - 1,
+                                float(ad_weights[position]),
+                            )
+                        )
                         position += 1
             theta = float(self.rng.uniform(*traits.theta))
             steady_adstock = channel_budget * 0.92 / (1 - theta)
@@ -356,7 +583,9 @@ class _TenantSimulation:
                 factor = np.exp(self.rng.normal(0, 0.25, n_campaigns))
                 base = np.array([c["base_budget"] for c in self.campaigns], dtype=float)
                 proposed = np.clip(budgets * factor, 0.4 * base, 2.5 * base)
-                budgets = np.where(moves, np.round(proposed / 10_000) * 10_000, budgets).astype(np.int64)
+                budgets = np.where(moves, np.round(proposed / 10_000) * 10_000, budgets).astype(
+                    np.int64
+                )
             log_cpm += self.rng.normal(0, 0.02, n_campaigns) + 0.05 * (base_cpm - log_cpm)
             log_ctr += self.rng.normal(0, 0.02, n_campaigns) + 0.05 * (base_ctr - log_ctr)
             pacing = self.rng.uniform(0.85, 1.0, n_campaigns)
@@ -366,7 +595,9 @@ class _TenantSimulation:
                     (campaign["platform"], campaign["campaign_id"], current, int(budgets[ci]))
                 )
                 ads = ads_by_campaign[ci]
-                weights = np.array([a.weight for a in ads]) * np.exp(self.rng.normal(0, 0.1, len(ads)))
+                weights = np.array([a.weight for a in ads]) * np.exp(
+                    self.rng.normal(0, 0.1, len(ads))
+                )
                 weights /= weights.sum()
                 # Floor per ad, so the campaign never spends more than its budget.
                 ad_micros = np.floor(spend_micros[ci] * weights).astype(np.int64)
@@ -374,19 +605,39 @@ class _TenantSimulation:
                 impressions = np.round(ad_micros / MICROS / cpm * 1000).astype(np.int64)
                 clicks = self.rng.binomial(impressions, ctr)
                 for ad, micros, imps, clk in zip(ads, ad_micros, impressions, clicks, strict=True):
-                    self.delivery_index[(ad.platform, ad.ad_id, day)] = len(tables["ad_delivery_daily"])
+                    self.delivery_index[(ad.platform, ad.ad_id, day)] = len(
+                        tables["ad_delivery_daily"]
+                    )
                     tables["ad_delivery_daily"].append(
-                        [ad.platform, ad.ad_id, current, campaign["account_id"], self.tenant_id,
-                         int(micros), int(imps), int(clk), Decimal(0), Decimal(0)]
+                        [
+                            ad.platform,
+                            ad.ad_id,
+                            current,
+                            campaign["account_id"],
+                            self.tenant_id,
+                            int(micros),
+                            int(imps),
+                            int(clk),
+                            Decimal(0),
+                            Decimal(0),
+                        ]
                     )
                     self.ad_clicks[(ad.ad_id, day)] = int(clk)
                 channel_spend[campaign["platform"]][day] += int(ad_micros.sum()) / MICROS
         for ci, campaign in enumerate(self.campaigns):
-            tables["campaigns"].append((
-                campaign["platform"], campaign["campaign_id"], campaign["account_id"],
-                self.tenant_id, campaign["slug"], campaign["objective"], "ENABLED",
-                campaign["budget_id"], int(budgets[ci]),
-            ))
+            tables["campaigns"].append(
+                (
+                    campaign["platform"],
+                    campaign["campaign_id"],
+                    campaign["account_id"],
+                    self.tenant_id,
+                    campaign["slug"],
+                    campaign["objective"],
+                    "ENABLED",
+                    campaign["budget_id"],
+                    int(budgets[ci]),
+                )
+            )
         return channel_spend
 
     def _click_sessions(self) -> None:
@@ -407,28 +658,57 @@ class _TenantSimulation:
             click_tokens = self._tokens(clicks, 24)
             pool = self.paid_pool[(ad.platform, day)]
             for second, lost_id, session_id, anonymous_id, token in zip(
-                seconds.tolist(), lost.tolist(), session_ids, anonymous_ids, click_tokens, strict=True
+                seconds.tolist(),
+                lost.tolist(),
+                session_ids,
+                anonymous_ids,
+                click_tokens,
+                strict=True,
             ):
                 click_ids = {} if lost_id else {traits.click_id: token}
                 landing = f"{base_url}&{traits.click_id}={token}" if click_ids else base_url
                 pool.append(len(self.sessions))
-                self.sessions.append(_Session(
-                    session_id, day, day_start + timedelta(seconds=second), ad.platform,
-                    ad_id, anonymous_id, landing, None, utm, click_ids,
-                ))
+                self.sessions.append(
+                    _Session(
+                        session_id,
+                        day,
+                        day_start + timedelta(seconds=second),
+                        ad.platform,
+                        ad_id,
+                        anonymous_id,
+                        landing,
+                        None,
+                        utm,
+                        click_ids,
+                    )
+                )
         for pool in self.paid_pool.values():
             self.rng.shuffle(pool)
 
-    def _unpaid_session(self, day: int, at: datetime, anonymous_id: str, channel: str | None = None) -> int:
+    def _unpaid_session(
+        self, day: int, at: datetime, anonymous_id: str, channel: str | None = None
+    ) -> int:
         channel = channel or str(self.rng.choice(UNPAID_CHANNELS, p=[0.45, 0.4, 0.15]))
         site = f"https://www.{self.tenant_id}.example"
-        referrer = {"organic_search": "https://www.google.com/", "direct": None,
-                    "referral": "https://news.example.com/best-tools"}[channel]
-        self.sessions.append(_Session(
-            self._token(20), day, at, channel, None, anonymous_id,
-            site + str(self.rng.choice(["/", "/pricing", "/blog/attribution-guide", "/demo"])),
-            referrer, {}, {},
-        ))
+        referrer = {
+            "organic_search": "https://www.google.com/",
+            "direct": None,
+            "referral": "https://news.example.com/best-tools",
+        }[channel]
+        self.sessions.append(
+            _Session(
+                self._token(20),
+                day,
+                at,
+                channel,
+                None,
+                anonymous_id,
+                site + str(self.rng.choice(["/", "/pricing", "/blog/attribution-guide", "/demo"])),
+                referrer,
+                {},
+                {},
+            )
+        )
         return len(self.sessions) - 1
 
     def _background_sessions(self) -> None:
@@ -465,7 +745,9 @@ class _TenantSimulation:
             journey = self._journey(day, cause)
             if journey is None:
                 continue
-            converted_at = self.sessions[journey[-1]].at + timedelta(minutes=int(self.rng.integers(1, 20)))
+            converted_at = self.sessions[journey[-1]].at + timedelta(
+                minutes=int(self.rng.integers(1, 20))
+            )
             if converted_at >= end_utc:
                 continue  # the form fill falls after the world's last day: not a lead yet
             self._lead(cause, journey, converted_at)
@@ -481,7 +763,9 @@ class _TenantSimulation:
             if causal is None:
                 return None
             touches.append(causal)
-            anchor_day = day + int(min(self.rng.geometric(0.3) - 1, 21)) if self.rng.random() > 0.4 else day
+            anchor_day = (
+                day + int(min(self.rng.geometric(0.3) - 1, 21)) if self.rng.random() > 0.4 else day
+            )
             if anchor_day >= self.days:
                 return None  # converts after the world's last day
         # Paid clicks that did not cause this lead: the person also saw other campaigns.
@@ -495,7 +779,9 @@ class _TenantSimulation:
         for index in touches:
             self.sessions[index].anonymous_id = anonymous_id
         conversion_day = min(anchor_day, self.days - 1)
-        last_paid = max((self.sessions[i].at for i in touches), default=self._day_start_utc(conversion_day))
+        last_paid = max(
+            (self.sessions[i].at for i in touches), default=self._day_start_utc(conversion_day)
+        )
         ends_unpaid = cause == BASELINE or self.rng.random() < 0.5 or conversion_day > day
         if ends_unpaid:
             # Brand search or a typed-in URL just before the form: what last touch over-credits.
@@ -524,8 +810,14 @@ class _TenantSimulation:
         rng.shuffle(phrases)
         channel_quality = {"google_ads": 0.2, "meta": -0.3, "linkedin": 0.4, BASELINE: 0.0}[cause]
         logit = (
-            -2.6 + seniority_weight + _INDUSTRIES[industry] + 0.25 * math.log10(company_size)
-            + channel_quality + 0.12 * (len(journey) - 1) + 0.9 * intent + float(rng.normal(0, 0.4))
+            -2.6
+            + seniority_weight
+            + _INDUSTRIES[industry]
+            + 0.25 * math.log10(company_size)
+            + channel_quality
+            + 0.12 * (len(journey) - 1)
+            + 0.9 * intent
+            + float(rng.normal(0, 0.4))
         )
         propensity = 1 / (1 + math.exp(-logit))
         first, last = str(rng.choice(_FIRST)), str(rng.choice(_LAST))
@@ -536,13 +828,27 @@ class _TenantSimulation:
             f"based in {country}."
         )
         anonymous_id = self.sessions[journey[-1]].anonymous_id
-        tables["leads"].append((
-            lead_id, self.tenant_id, anonymous_id, created_at,
-            f"{first}.{last}.{lead_id % 100_000}@{company.split()[0].lower()}.example".lower(),
-            first, last, str(rng.choice(titles)), seniority, company, company_size, industry,
-            country, "; ".join(phrases).capitalize() + ".", description,
-            cause, propensity,
-        ))
+        tables["leads"].append(
+            (
+                lead_id,
+                self.tenant_id,
+                anonymous_id,
+                created_at,
+                f"{first}.{last}.{lead_id % 100_000}@{company.split()[0].lower()}.example".lower(),
+                first,
+                last,
+                str(rng.choice(titles)),
+                seniority,
+                company,
+                company_size,
+                industry,
+                country,
+                "; ".join(phrases).capitalize() + ".",
+                description,
+                cause,
+                propensity,
+            )
+        )
         self._platform_claims(journey, created_at)
         self._deal(lead_id, cause, propensity, company_size, created_at)
 
@@ -554,7 +860,9 @@ class _TenantSimulation:
             if session.ad_id is not None:
                 last_click[session.channel] = session
         for platform, session in last_click.items():
-            if converted_at - session.at > timedelta(days=CHANNELS[platform].attribution_window_days):
+            if converted_at - session.at > timedelta(
+                days=CHANNELS[platform].attribution_window_days
+            ):
                 continue
             row = self.world.tables["ad_delivery_daily"][
                 self.delivery_index[(platform, session.ad_id, session.day)]
@@ -562,7 +870,9 @@ class _TenantSimulation:
             row[8] += 1
             row[9] += self.lead_value
 
-    def _deal(self, lead_id: int, cause: str, propensity: float, size: int, created_at: datetime) -> None:
+    def _deal(
+        self, lead_id: int, cause: str, propensity: float, size: int, created_at: datetime
+    ) -> None:
         rng, tables = self.rng, self.world.tables
         end_utc = self._day_start_utc(self.days)
         won = rng.random() < propensity
@@ -580,14 +890,29 @@ class _TenantSimulation:
         if closes < end_utc:
             stage, closed_at = ("closed_won" if won else "closed_lost"), closes
             tables["deal_stage_history"].append((deal_id, stage, closes))
-        tables["deals"].append((deal_id, lead_id, self.tenant_id, amount, stage, opened, closed_at, cause))
+        tables["deals"].append(
+            (deal_id, lead_id, self.tenant_id, amount, stage, opened, closed_at, cause)
+        )
 
     def _emit_sessions(self) -> None:
         rows = self.world.tables["sessions"]
         for s in self.sessions:
-            rows.append((
-                s.session_id, self.tenant_id, s.anonymous_id, s.at, s.channel, s.ad_id,
-                s.landing_url, s.referrer, s.utm.get("utm_source"), s.utm.get("utm_medium"),
-                s.utm.get("utm_campaign"), s.utm.get("utm_content"), s.click_ids.get("gclid"),
-                s.click_ids.get("fbclid"), s.click_ids.get("li_fat_id"),
-            ))
+            rows.append(
+                (
+                    s.session_id,
+                    self.tenant_id,
+                    s.anonymous_id,
+                    s.at,
+                    s.channel,
+                    s.ad_id,
+                    s.landing_url,
+                    s.referrer,
+                    s.utm.get("utm_source"),
+                    s.utm.get("utm_medium"),
+                    s.utm.get("utm_campaign"),
+                    s.utm.get("utm_content"),
+                    s.click_ids.get("gclid"),
+                    s.click_ids.get("fbclid"),
+                    s.click_ids.get("li_fat_id"),
+                )
+            )

@@ -32,15 +32,6 @@ TOKEN = "sandbox-developer-token"
 JAN = (date(2026, 1, 1), date(2026, 1, 31))
 
 
-@pytest.fixture(scope="session")
-def google_ads_tls_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One certificate for the whole session, trusted before any channel exists: gRPC
-    reads its trust roots once per process."""
-    directory = tmp_path_factory.mktemp("google_ads_tls")
-    trust_certificate(ensure_self_signed_cert(directory).cert_path)
-    return directory
-
-
 def _ad(ad: int, campaign: int, day: int, cost_micros: int, conversions: float) -> dict:
     return {
         "customer.id": int(CUSTOMER),

@@ -42,7 +42,12 @@ def upsert_connection(conn: psycopg.Connection, connection: Connection) -> None:
            VALUES (%s, %s, %s, %s)
            ON CONFLICT (tenant_id, platform, account_id) DO UPDATE
            SET config = EXCLUDED.config, status = 'active'""",
-        (connection.tenant_id, connection.platform, connection.account_id, Jsonb(connection.config)),
+        (
+            connection.tenant_id,
+            connection.platform,
+            connection.account_id,
+            Jsonb(connection.config),
+        ),
     )
 
 

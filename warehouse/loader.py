@@ -53,7 +53,9 @@ class LoadResult:
     rows_quarantined: int
 
 
-def split_valid(rows: Iterable[T], problems: Callable[[T], list[str]]) -> tuple[list[T], list[Reject]]:
+def split_valid(
+    rows: Iterable[T], problems: Callable[[T], list[str]]
+) -> tuple[list[T], list[Reject]]:
     """Partition rows into the valid and the rejected, using `problems(row)` as the judge."""
     good: list[T] = []
     bad: list[Reject] = []
@@ -119,7 +121,13 @@ def replace_slice(
                 """INSERT INTO app.quarantine
                        (tenant_id, source, slice_start, slice_end, reason, payload)
                    VALUES (%s, %s, %s, %s, %s, %s)""",
-                (target.tenant_id, target.source, target.start, target.end, reject.reason,
-                 psycopg.types.json.Jsonb(reject.payload)),
+                (
+                    target.tenant_id,
+                    target.source,
+                    target.start,
+                    target.end,
+                    reject.reason,
+                    psycopg.types.json.Jsonb(reject.payload),
+                ),
             )
     return LoadResult(rows_loaded=loaded, rows_replaced=deleted, rows_quarantined=len(rejects))

@@ -94,9 +94,11 @@ def stop_embedded_server(settings: WarehouseSettings) -> bool:
 
 
 def ensure_database(address: ServerAddress, database: str) -> None:
-    """Create `database` on the server unless it exists (CREATE DATABASE cannot be in a transaction)."""
+    """Create `database` unless it exists (autocommit: CREATE DATABASE refuses transactions)."""
     with psycopg.connect(address.uri(address.admin_database), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+        ).fetchone()
         if not exists:
             log.info("creating database %s", database)
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))

@@ -13,6 +13,7 @@ of that client in three shapes, and this module folds them into one ``GoogleAdsA
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import os
 import random
@@ -26,10 +27,7 @@ from types import TracebackType
 from typing import Any
 
 import grpc
-from google.ads.googleads.client import GoogleAdsClient
 from google.ads.googleads.errors import GoogleAdsException
-from google.ads.googleads.v26.errors.types.errors import GoogleAdsFailure
-from google.ads.googleads.v26.resources.types.campaign import Campaign
 from google.api_core.exceptions import GoogleAPICallError
 from google.oauth2.credentials import Credentials
 
@@ -50,8 +48,6 @@ _TRANSIENT_QUOTA = frozenset(
         "EXCESSIVE_SHORT_TERM_QUERY_RESOURCE_CONSUMPTION",
     }
 )
-_FailurePb = GoogleAdsFailure.pb()
-_CAMPAIGN_STATUS = Campaign.pb().DESCRIPTOR.fields_by_name["status"].enum_type.values_by_number
 _MICROS_EXPONENT = -6
 # Whether this module has opened a gRPC channel, after which gRPC's trust roots are fixed.
 _channels_opened = False
@@ -157,6 +153,10 @@ class GoogleAdsConnector:
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        # Imported here: google.ads.googleads.v26 loads every API type (about a second),
+        # which code that merely imports this module (Dagster definitions) should not pay.
+        from google.ads.googleads.client import GoogleAdsClient
+
         if ca_cert_path is not None:
             trust_certificate(ca_cert_path)
         self._client = GoogleAdsClient(
@@ -191,8 +191,9 @@ class GoogleAdsConnector:
             self._service = None
 
     def search_stream(self, customer_id: str, query: str) -> list[Any]:
-        """All ``GoogleAdsRow`` protobufs (raw, not proto-plus: ~10x faster to read) of a
-        query. Retries re-run the whole stream, since a stream can fail mid-way."""
+        """All ``GoogleAdsRow`` protobufs of a query, raw rather than proto-plus wrappers
+        (which are slow to read field by field). Retries re-run the whole stream, since a
+        stream can fail mid-way."""
         customer_id = _normalize_customer_id(customer_id)
 
         def attempt() -> list[Any]:
@@ -284,7 +285,7 @@ def to_api_error(error: Exception) -> GoogleAdsApiError:
     failure = None
     for key, value in metadata or ():
         if key == FAILURE_METADATA_KEY:
-            failure = _FailurePb.FromString(value)
+            failure = _api_types().failure.FromString(value)
         elif key == "request-id":
             request_id = value
     summary = call.details() if isinstance(call, grpc.Call) else str(error)
@@ -316,6 +317,21 @@ def _from_failure(
     return GoogleAdsApiError(status, details, request_id, max(delays, default=None), summary)
 
 
+@dataclass(frozen=True)
+class _ApiTypes:
+    failure: Any
+    campaign_status: Any
+
+
+@functools.cache
+def _api_types() -> _ApiTypes:
+    from google.ads.googleads.v26.errors.types.errors import GoogleAdsFailure
+    from google.ads.googleads.v26.resources.types.campaign import Campaign
+
+    status_field = Campaign.pb().DESCRIPTOR.fields_by_name["status"]
+    return _ApiTypes(GoogleAdsFailure.pb(), status_field.enum_type.values_by_number)
+
+
 def _classify(error: Exception) -> Retryable | None:
     if isinstance(error, GoogleAdsApiError) and error.retryable:
         return Retryable(hint_seconds=error.retry_delay_seconds)
@@ -331,7 +347,7 @@ def _normalize_customer_id(customer_id: str) -> str:
 
 def _ad_daily_row(customer_id: str, r: Any) -> AdDailyRow:
     ad = r.ad_group_ad.ad
-    status = _CAMPAIGN_STATUS.get(r.campaign.status)
+    status = _api_types().campaign_status.get(r.campaign.status)
     metrics = r.metrics
     return AdDailyRow(
         customer_id=customer_id,

@@ -410,7 +410,7 @@ class _Parser:
         token = self.next(f"a value for {field}")
         if token.kind not in ("string", "number", "name"):
             raise GaqlError(code, f"Expected a value for {field} at {token.pos}: {token.text!r}.")
-        raw = token.text[1:-1] if token.kind == "string" else token.text
+        raw = re.sub(r"\\(.)", r"\1", token.text[1:-1]) if token.kind == "string" else token.text
         _, vtype = FIELDS[field]
         if vtype == "int64":
             if not re.fullmatch(r"-?\d+", raw):

@@ -71,8 +71,11 @@ async def daily_performance(
             f"date range is longer than {settings.max_range_days} days",
         )
     params = {
-        "tenant_id": principal.tenant_id, "start": start, "end": end,
-        "platform": platform, "campaign_id": campaign_id,
+        "tenant_id": principal.tenant_id,
+        "start": start,
+        "end": end,
+        "platform": platform,
+        "campaign_id": campaign_id,
     }
     rows = await (await conn.execute(_DAILY_SQL, params)).fetchall()
     currency = await (
