@@ -12,10 +12,19 @@ os.environ.setdefault("BIZO_DAGSTER_DATABASE", "dagster_test")
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
 from psycopg import sql
 
+from assets.partitions import partition_key, tenant_partitions
+from pipelines.definitions import defs
+from sandbox.onboarding import demo_accounts
+from sandbox.services import SandboxServices, start_sandbox_services
+from sandbox.store import write_world
+from sandbox.world import generate_world
+from tests.pipeline_window import END, QUIET, WINDOW_START
+from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
 from warehouse.server import server_address
 from warehouse.settings import get_settings
 
@@ -69,3 +78,71 @@ def google_ads_tls_dir() -> Path:
 def conn(warehouse_uri: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(warehouse_uri) as connection:
         yield connection
+
+
+# -- the pipeline, loaded once per session -------------------------------------------------
+# One small world, served by the Google Ads sandbox and loaded through the Dagster assets
+# into the test warehouse; pipeline and API tests each check one promise against it.
+
+
+@pytest.fixture(scope="session")
+def sandbox(warehouse_uri: str, google_ads_tls_dir: Path) -> Iterator[SandboxServices]:
+    with psycopg.connect(warehouse_uri) as conn:
+        write_world(conn, generate_world("small", seed=3, end=END))
+        for account in demo_accounts(conn, ("google_ads",)):
+            upsert_tenant(
+                conn,
+                Tenant(account.tenant_id, account.tenant_name, account.currency, account.time_zone),
+            )
+            upsert_connection(conn, Connection(account.tenant_id, "google_ads", account.account_id))
+    services = start_sandbox_services(warehouse_uri, get_settings().bizo_home)
+    saved = {name: os.environ.get(name) for name in services.client_env()}
+    os.environ.update(services.client_env())
+    yield services
+    services.stop()
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def tenants(warehouse_uri: str, sandbox: SandboxServices) -> list[str]:
+    with psycopg.connect(warehouse_uri) as conn:
+        return [row[0] for row in conn.execute("SELECT tenant_id FROM app.tenants ORDER BY 1")]
+
+
+@pytest.fixture(scope="session")
+def instance(tenants: list[str], dagster_storage_url: str) -> Iterator[dg.DagsterInstance]:
+    """A Dagster instance whose storage is the test `dagster` database on the same server."""
+    overrides = {"storage": {"postgres": {"postgres_url": dagster_storage_url}}}
+    with dg.instance_for_test(overrides=overrides) as instance:
+        instance.add_dynamic_partitions(tenant_partitions.name, tenants)
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def loaded(instance: dg.DagsterInstance, tenants: list[str]) -> list[str]:
+    """Two weeks per tenant through the ingestion job (one single-run backfill per tenant)."""
+    job = defs.resolve_job_def("google_ads_daily")
+    for tenant in tenants:
+        result = job.execute_in_process(
+            instance=instance,
+            run_config=QUIET,
+            tags={
+                "dagster/asset_partition_range_start": str(partition_key(tenant, WINDOW_START)),
+                "dagster/asset_partition_range_end": str(partition_key(tenant, END)),
+            },
+        )
+        assert result.success
+    return tenants
+
+
+@pytest.fixture(scope="session")
+def built(loaded: list[str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    result = defs.resolve_job_def("dbt_build").execute_in_process(
+        instance=instance, run_config=QUIET
+    )
+    assert result.success
+    return result
