@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 import typer
@@ -238,6 +239,7 @@ def demo(
     from serving_api.auth import issue_token
     from serving_api.settings import get_api_settings
     from warehouse import db
+    from warehouse.server import embedded_server_running, stop_embedded_server
 
     settings = _settings()
     options = steps.DemoOptions(
@@ -245,6 +247,7 @@ def demo(
     )
     started = time.monotonic()
     services = None
+    owns_postgres = settings.embedded and embedded_server_running(settings) is None
     try:
         with Progress(
             SpinnerColumn(),
@@ -280,20 +283,36 @@ def demo(
         yesterday = steps.default_end_date()
         console.print(
             f"\n[bold]Dagster UI[/]  http://127.0.0.1:{dagster_port}\n"
-            f"[bold]API docs[/]    http://127.0.0.1:{api_port}/docs\n\n"
-            f"curl -H 'Authorization: Bearer {token_value}' \\\n"
-            f"  'http://127.0.0.1:{api_port}/v1/performance/daily?start={yesterday.replace(day=1)}&end={yesterday}'\n\n"
-            "Ctrl-C stops everything this command started."
+            f"[bold]API docs[/]    http://127.0.0.1:{api_port}/docs\n"
         )
+        # Plain output: a wrapped token would not survive copy and paste.
+        since = yesterday - timedelta(days=13)
+        typer.echo(
+            f"curl -H 'Authorization: Bearer {token_value}' "
+            f"'http://127.0.0.1:{api_port}/v1/performance/daily?start={since}&end={yesterday}'\n"
+        )
+        console.print("Ctrl-C stops everything this command started.")
         _serve_until_interrupted(processes, services)
         services = None
     finally:
         if services is not None:
             services.stop()
+        if owns_postgres:  # we started it, so we stop it: nothing of ours outlives the demo
+            stop_embedded_server(settings)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:
+    # A shell that starts us in the background hands us SIGINT/SIGTERM ignored; Ctrl-C and
+    # `kill` must still stop everything we start, so take both back explicitly.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # gRPC's informational fork notices (we start children while its threads run) are noise.
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     app()
 
 

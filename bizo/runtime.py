@@ -15,10 +15,10 @@ from warehouse.settings import REPO_ROOT, WarehouseSettings
 
 
 def dagster_home(settings: WarehouseSettings) -> Path:
-    """$BIZO_HOME/dagster holding the repo's dagster.yaml, storage on the warehouse server."""
+    """$BIZO_HOME/dagster holding deploy/dagster.yaml: storage on the warehouse server."""
     home = settings.bizo_home / "dagster"
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(REPO_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
     return home
 
 
@@ -27,6 +27,8 @@ def export_environment(settings: WarehouseSettings, extra: dict[str, str] | None
     os.environ.update(
         {
             "DAGSTER_HOME": str(dagster_home(settings)),
+            # Children (dagster dev, its code server, dbt) find the venv's tools first.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
             "BIZO_DAGSTER_PG_URL": db.dagster_storage_url(settings),
             **db.dbt_env(settings),
             **(extra or {}),

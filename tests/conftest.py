@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 
+# The machine's environment as it was, for tests that start `bizo` in a clean child process.
+ORIGINAL_ENVIRON = dict(os.environ)
+
 # Before anything reads settings: the test run gets its own databases on the shared server,
 # so `make test` never touches the demo's data.
 os.environ.setdefault("BIZO_WAREHOUSE_DATABASE", "bizo_test")
