@@ -11,7 +11,7 @@ MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f) dbt_project/dbt_project.yml dbt_project/profiles.yml
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # This machine's pip config lists index folders that may not exist; its warnings are noise.
-PIP_QUIET := grep -v "is ignored: it is neither a file nor a directory" || true
+PIP_QUIET := sed "/is ignored: it is neither a file nor a directory/d"
 
 .PHONY: help demo test lint format install clean
 

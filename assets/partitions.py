@@ -12,7 +12,7 @@ TENANT_DIMENSION = "tenant"
 DATE_DIMENSION = "date"
 
 tenant_partitions = dg.DynamicPartitionsDefinition(name="tenant")
-daily_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", end_offset=0)
+daily_partitions = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=0)
 daily_tenant_partitions = dg.MultiPartitionsDefinition(
     {DATE_DIMENSION: daily_partitions, TENANT_DIMENSION: tenant_partitions}
 )

