@@ -74,9 +74,7 @@ def db_url() -> None:
     typer.echo(db.warehouse_uri(_settings()))
 
 
-@db_app.command(
-    "psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@db_app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def db_psql(ctx: typer.Context) -> None:
     """Open psql on the warehouse (extra arguments pass through)."""
     from warehouse import db
