@@ -39,6 +39,14 @@ def partition_key(tenant_id: str, day: date) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({DATE_DIMENSION: day.isoformat(), TENANT_DIMENSION: tenant_id})
 
 
+def range_tags(tenant_id: str, start: date, end: date) -> dict[str, str]:
+    """Run tags that make one run cover a tenant's days (a single-run backfill)."""
+    return {
+        "dagster/asset_partition_range_start": str(partition_key(tenant_id, start)),
+        "dagster/asset_partition_range_end": str(partition_key(tenant_id, end)),
+    }
+
+
 def tenant_windows(partition_keys: list[dg.MultiPartitionKey] | list[str]) -> list[TenantWindow]:
     """Group a run's partition keys into contiguous date windows per tenant.
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+import psycopg
 from rich.console import Console
 from rich.table import Table
 
@@ -46,20 +47,20 @@ def ensure_world(console: Console, options: DemoOptions) -> None:
     console.print(table)
 
 
-def register_tenants(console: Console) -> list[str]:
+def connect_demo_accounts(conn: psycopg.Connection) -> list[str]:
     """Play the user: register each sandbox business and connect its ad accounts."""
+    accounts = demo_accounts(conn, INGESTED_PLATFORMS)
+    for account in accounts:
+        tenant = Tenant(account.tenant_id, account.tenant_name, account.currency, account.time_zone)
+        upsert_tenant(conn, tenant)
+        upsert_connection(conn, Connection(account.tenant_id, account.platform, account.account_id))
+    return sorted({a.tenant_id for a in accounts})
+
+
+def register_tenants(console: Console) -> list[str]:
     with db.connect() as conn:
-        accounts = demo_accounts(conn, INGESTED_PLATFORMS)
-        for account in accounts:
-            upsert_tenant(
-                conn,
-                Tenant(account.tenant_id, account.tenant_name, account.currency, account.time_zone),
-            )
-            upsert_connection(
-                conn, Connection(account.tenant_id, account.platform, account.account_id)
-            )
-    tenants = sorted({a.tenant_id for a in accounts})
-    console.print(f"  {len(tenants)} tenants, {len(accounts)} connected account(s)")
+        tenants = connect_demo_accounts(conn)
+    console.print(f"  {len(tenants)} tenants connected: {', '.join(tenants)}")
     return tenants
 
 
@@ -69,31 +70,27 @@ def load_history(
     """Materialize the last `days` days per tenant (one single-run backfill each), then dbt."""
     import dagster as dg
 
-    from assets.partitions import partition_key, tenant_partitions
+    from assets.partitions import range_tags, tenant_partitions
     from pipelines.definitions import defs
+    from pipelines.jobs import QUIET_RUN_CONFIG
 
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(tenant_partitions.name, tenants)
     end = default_end_date()
     start = end - timedelta(days=days - 1)
-    # The runs are recorded in Dagster (see the UI); the terminal gets only the progress.
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     ingest = defs.resolve_job_def("google_ads_daily")
     for tenant in tenants:
         step(f"Google Ads {tenant} {start}..{end}")
         result = ingest.execute_in_process(
             instance=instance,
-            run_config=quiet,
-            tags={
-                "dagster/asset_partition_range_start": str(partition_key(tenant, start)),
-                "dagster/asset_partition_range_end": str(partition_key(tenant, end)),
-            },
+            run_config=QUIET_RUN_CONFIG,
+            tags=range_tags(tenant, start, end),
         )
         if not result.success:
             raise RuntimeError(f"loading Google Ads for {tenant} failed (see the Dagster UI)")
     step("dbt build")
     transform = defs.resolve_job_def("dbt_build")
-    if not transform.execute_in_process(instance=instance, run_config=quiet).success:
+    if not transform.execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG).success:
         raise RuntimeError("dbt build failed (see the Dagster UI)")
 
 

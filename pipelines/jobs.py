@@ -16,3 +16,7 @@ dbt_build_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(bizo_dbt_models),
     description="Build and test every dbt model (staging, marts).",
 )
+
+# For runs executed in-process by `bizo demo` and the tests: the runs are recorded in Dagster
+# (see the UI), so the terminal gets only warnings.
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -20,48 +20,39 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from assets.partitions import partition_key, tenant_partitions
+from assets.partitions import range_tags, tenant_partitions
+from bizo.demo import connect_demo_accounts
 from pipelines.definitions import defs
-from sandbox.onboarding import demo_accounts
+from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import write_world
 from sandbox.world import generate_world
-from tests.pipeline_window import END, QUIET, WINDOW_START
-from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
+from tests.pipeline_window import END, WINDOW_START
+from warehouse import db
 from warehouse.server import server_address
 from warehouse.settings import get_settings
+
+
+def _drop_database(name: str) -> None:
+    address = server_address(get_settings())
+    with psycopg.connect(address.uri(address.admin_database), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture(scope="session")
 def warehouse_uri() -> str:
     """A freshly created, migrated test warehouse; its URI."""
-    settings = get_settings()
-    address = server_address(settings)
-    with psycopg.connect(address.uri(address.admin_database), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(settings.warehouse_database)
-            )
-        )
-    from warehouse.db import warehouse_uri as prepared_uri
-
-    return prepared_uri(settings)
+    _drop_database(get_settings().warehouse_database)
+    return db.warehouse_uri()
 
 
 @pytest.fixture(scope="session")
 def dagster_storage_url() -> str:
     """Dagster's run/event storage for tests: a fresh database on the same server."""
-    settings = get_settings()
-    address = server_address(settings)
-    with psycopg.connect(address.uri(address.admin_database), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(settings.dagster_database)
-            )
-        )
-    from warehouse.db import dagster_storage_url as url
-
-    return url(settings)
+    _drop_database(get_settings().dagster_database)
+    return db.dagster_storage_url()
 
 
 @pytest.fixture(scope="session")
@@ -92,12 +83,7 @@ def conn(warehouse_uri: str) -> Iterator[psycopg.Connection]:
 def sandbox(warehouse_uri: str, google_ads_tls_dir: Path) -> Iterator[SandboxServices]:
     with psycopg.connect(warehouse_uri) as conn:
         write_world(conn, generate_world("small", seed=3, end=END))
-        for account in demo_accounts(conn, ("google_ads",)):
-            upsert_tenant(
-                conn,
-                Tenant(account.tenant_id, account.tenant_name, account.currency, account.time_zone),
-            )
-            upsert_connection(conn, Connection(account.tenant_id, "google_ads", account.account_id))
+        connect_demo_accounts(conn)
     services = start_sandbox_services(warehouse_uri, get_settings().bizo_home)
     saved = {name: os.environ.get(name) for name in services.client_env()}
     os.environ.update(services.client_env())
@@ -133,10 +119,7 @@ def loaded(instance: dg.DagsterInstance, tenants: list[str]) -> list[str]:
         result = job.execute_in_process(
             instance=instance,
             run_config=QUIET,
-            tags={
-                "dagster/asset_partition_range_start": str(partition_key(tenant, WINDOW_START)),
-                "dagster/asset_partition_range_end": str(partition_key(tenant, END)),
-            },
+            tags=range_tags(tenant, WINDOW_START, END),
         )
         assert result.success
     return tenants

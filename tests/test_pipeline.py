@@ -12,7 +12,8 @@ import psycopg
 
 from assets.partitions import partition_key
 from pipelines.definitions import defs
-from tests.pipeline_window import END, QUIET, WINDOW_START
+from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
+from tests.pipeline_window import END, WINDOW_START
 
 
 def _raw_rows(conn: psycopg.Connection, tenant: str, day: date) -> list[tuple]:
