@@ -62,49 +62,29 @@ class ChannelTraits:
     click_id: str
     attribution_window_days: int  # the platform's own click-through window for its claims
     seniority_lift: float  # how much more senior this channel's audience is
+    billing_unit_micros: int  # spend granularity: 1 (micros) or 10_000 (cents)
 
 
 CHANNELS: dict[str, ChannelTraits] = {
     "google_ads": ChannelTraits(
-        0.45,
-        (35.0, 60.0),
-        (0.03, 0.06),
-        (0.05, 0.25),
-        (8.0, 16.0),
-        (1.2, 2.0),
-        "google",
-        "cpc",
-        "gclid",
-        30,
-        0.0,
+        budget_share=0.45, cpm=(35.0, 60.0), ctr=(0.03, 0.06), theta=(0.05, 0.25),
+        beta=(8.0, 16.0), shape=(1.2, 2.0), utm_source="google", utm_medium="cpc",
+        click_id="gclid", attribution_window_days=30, seniority_lift=0.0,
+        billing_unit_micros=1,
     ),
     "meta": ChannelTraits(
-        0.30,
-        (8.0, 14.0),
-        (0.008, 0.015),
-        (0.30, 0.50),
-        (4.0, 10.0),
-        (1.5, 2.5),
-        "facebook",
-        "paid_social",
-        "fbclid",
-        7,
-        -0.3,
+        budget_share=0.30, cpm=(8.0, 14.0), ctr=(0.008, 0.015), theta=(0.30, 0.50),
+        beta=(4.0, 10.0), shape=(1.5, 2.5), utm_source="facebook", utm_medium="paid_social",
+        click_id="fbclid", attribution_window_days=7, seniority_lift=-0.3,
+        billing_unit_micros=10_000,
     ),
     "linkedin": ChannelTraits(
-        0.25,
-        (30.0, 55.0),
-        (0.004, 0.008),
-        (0.40, 0.60),
-        (3.0, 7.0),
-        (1.3, 2.2),
-        "linkedin",
-        "paid_social",
-        "li_fat_id",
-        30,
-        0.6,
+        budget_share=0.25, cpm=(30.0, 55.0), ctr=(0.004, 0.008), theta=(0.40, 0.60),
+        beta=(3.0, 7.0), shape=(1.3, 2.2), utm_source="linkedin", utm_medium="paid_social",
+        click_id="li_fat_id", attribution_window_days=30, seniority_lift=0.6,
+        billing_unit_micros=10_000,
     ),
-}
+}  # fmt: skip
 
 _BUSINESSES = [
     ("northwind-analytics", "Northwind Analytics", "software"),
@@ -599,8 +579,10 @@ class _TenantSimulation:
                     self.rng.normal(0, 0.1, len(ads))
                 )
                 weights /= weights.sum()
-                # Floor per ad, so the campaign never spends more than its budget.
-                ad_micros = np.floor(spend_micros[ci] * weights).astype(np.int64)
+                # Floor per ad, so the campaign never spends more than its budget. Meta and
+                # LinkedIn bill in minor units (cents); Google reports micros.
+                unit = CHANNELS[campaign["platform"]].billing_unit_micros
+                ad_micros = (np.floor(spend_micros[ci] * weights / unit) * unit).astype(np.int64)
                 cpm, ctr = math.exp(log_cpm[ci]), math.exp(log_ctr[ci])
                 impressions = np.round(ad_micros / MICROS / cpm * 1000).astype(np.int64)
                 clicks = self.rng.binomial(impressions, ctr)
