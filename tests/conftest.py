@@ -80,10 +80,18 @@ def conn(warehouse_uri: str) -> Iterator[psycopg.Connection]:
 
 
 @pytest.fixture(scope="session")
-def sandbox(warehouse_uri: str, google_ads_tls_dir: Path) -> Iterator[SandboxServices]:
+def world(warehouse_uri: str) -> str:
+    """The small world (seed 3, ending END) stored in the test warehouse, its demo tenants
+    registered and connected; returns the warehouse URI."""
     with psycopg.connect(warehouse_uri) as conn:
         write_world(conn, generate_world("small", seed=3, end=END))
         connect_demo_accounts(conn)
+    return warehouse_uri
+
+
+@pytest.fixture(scope="session")
+def sandbox(world: str, google_ads_tls_dir: Path) -> Iterator[SandboxServices]:
+    warehouse_uri = world
     services = start_sandbox_services(warehouse_uri, get_settings().bizo_home)
     saved = {name: os.environ.get(name) for name in services.client_env()}
     os.environ.update(services.client_env())
