@@ -8,8 +8,12 @@ import dagster as dg
 import psycopg
 
 from connectors.google_ads.client import GoogleAdsConnector
+from connectors.retry import CallStats
 from connectors.settings import GoogleAdsSettings
 from warehouse import db
+from warehouse.control import Connection
+from warehouse.crypto import CredentialBox
+from warehouse.settings import get_settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -20,6 +24,9 @@ class WarehouseResource(dg.ConfigurableResource):
         with db.connect() as conn:
             yield conn
 
+    def credential_box(self) -> CredentialBox:
+        return CredentialBox.from_settings(get_settings())
+
     def export_dbt_env(self) -> None:
         """dagster-dbt passes this process's environment to dbt, so profiles.yml sees these."""
         os.environ.update(db.dbt_env())
@@ -28,12 +35,15 @@ class WarehouseResource(dg.ConfigurableResource):
 class GoogleAdsResource(dg.ConfigurableResource):
     """The Google Ads API (or the sandbox, when BIZO_GOOGLE_ADS_ENDPOINT points at it)."""
 
-    def connector(self, login_customer_id: str | None) -> GoogleAdsConnector:
+    def connector(
+        self, connection: Connection, stats: CallStats | None = None
+    ) -> GoogleAdsConnector:
         settings = GoogleAdsSettings()
         return GoogleAdsConnector(
             developer_token=settings.developer_token,
-            login_customer_id=login_customer_id,
+            login_customer_id=connection.config.get("login_customer_id"),
             endpoint=settings.endpoint,
             ca_cert_path=settings.ca_cert_path,
-            access_token=settings.access_token,
+            access_token=connection.credentials["access_token"],
+            stats=stats,
         )

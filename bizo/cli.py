@@ -271,7 +271,7 @@ def demo(
             services = steps.start_sandbox(settings, options)
             export_environment(settings, services.client_env())
             step("Registering demo tenants")
-            tenants = steps.register_tenants(progress.console)
+            tenants = steps.register_tenants(progress.console, settings)
             steps.load_history(progress.console, tenants, days, step)
             progress.update(task, description="Loaded", completed=1, total=1)
         elapsed = time.monotonic() - started

@@ -16,6 +16,7 @@ from sandbox.store import read_world_meta, write_world
 from sandbox.world import PROFILES, default_end_date, generate_world
 from warehouse import db
 from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
+from warehouse.crypto import CredentialBox
 from warehouse.settings import WarehouseSettings
 
 # Platforms whose ingestion exists so far; the others arrive with issue 3.
@@ -47,19 +48,25 @@ def ensure_world(console: Console, options: DemoOptions) -> None:
     console.print(table)
 
 
-def connect_demo_accounts(conn: psycopg.Connection) -> list[str]:
+def connect_demo_accounts(conn: psycopg.Connection, box: CredentialBox) -> list[str]:
     """Play the user: register each sandbox business and connect its ad accounts."""
     accounts = demo_accounts(conn, INGESTED_PLATFORMS)
     for account in accounts:
         tenant = Tenant(account.tenant_id, account.tenant_name, account.currency, account.time_zone)
         upsert_tenant(conn, tenant)
-        upsert_connection(conn, Connection(account.tenant_id, account.platform, account.account_id))
+        connection = Connection(
+            account.tenant_id,
+            account.platform,
+            account.account_id,
+            credentials=account.credentials,
+        )
+        upsert_connection(conn, connection, box)
     return sorted({a.tenant_id for a in accounts})
 
 
-def register_tenants(console: Console) -> list[str]:
-    with db.connect() as conn:
-        tenants = connect_demo_accounts(conn)
+def register_tenants(console: Console, settings: WarehouseSettings) -> list[str]:
+    with db.connect(settings) as conn:
+        tenants = connect_demo_accounts(conn, CredentialBox.from_settings(settings))
     console.print(f"  {len(tenants)} tenants connected: {', '.join(tenants)}")
     return tenants
 

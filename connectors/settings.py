@@ -18,6 +18,6 @@ class GoogleAdsSettings(BaseSettings):
 
     endpoint: str | None = None
     ca_cert_path: Path | None = None
+    # The agency's developer token (one per API client); account OAuth tokens live, sealed,
+    # with each connection in app.connections.
     developer_token: str = Field(default="sandbox-developer-token", repr=False)
-    # Until credentials move into app.connections (encrypted, issue 3), one token per process.
-    access_token: str = Field(default="sandbox-access-token", repr=False)

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from assets.dbt import bizo_dbt_models, dbt_resource
-from assets.google_ads import google_ads_ad_daily, google_ads_no_quarantined_rows
+from assets.google_ads import google_ads_ad_daily
 from assets.resources import GoogleAdsResource, WarehouseResource
 from pipelines.jobs import dbt_build_job, google_ads_job
 from pipelines.schedules import google_ads_morning
@@ -19,7 +19,6 @@ defs = dg.Definitions(
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
     ],
-    asset_checks=[google_ads_no_quarantined_rows],
     jobs=[google_ads_job, dbt_build_job],
     schedules=[google_ads_morning],
     resources={

@@ -9,6 +9,14 @@ from dataclasses import dataclass
 
 import psycopg
 
+# What each sandbox accepts, as a customer's OAuth flow would have produced it.
+SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
+    "google_ads": {"access_token": "sandbox-access-token"},
+    "meta": {"access_token": "sandbox-meta-token"},
+    "linkedin": {"access_token": "sandbox-linkedin-token"},
+    "crm": {"access_token": "sandbox-crm-token"},
+}
+
 
 @dataclass(frozen=True)
 class DemoAccount:
@@ -18,6 +26,10 @@ class DemoAccount:
     time_zone: str
     platform: str
     account_id: str
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return dict(SANDBOX_CREDENTIALS[self.platform])
 
 
 def demo_accounts(conn: psycopg.Connection, platforms: tuple[str, ...]) -> list[DemoAccount]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
 from functools import cache
-from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warehouse.settings import get_settings as warehouse_settings
+from warehouse.settings import local_secret
 
 
 class ApiSettings(BaseSettings):
@@ -26,15 +25,7 @@ class ApiSettings(BaseSettings):
     def signing_key(self) -> str:
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
-        return _local_secret(warehouse_settings().bizo_home / "secrets" / "jwt_secret")
-
-
-def _local_secret(path: Path) -> str:
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+        return local_secret(warehouse_settings().bizo_home / "secrets" / "jwt_secret")
 
 
 @cache

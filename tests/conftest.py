@@ -9,8 +9,9 @@ ORIGINAL_ENVIRON = dict(os.environ)
 
 # Before anything reads settings: the test run gets its own databases on the shared server,
 # so `make test` never touches the demo's data.
-os.environ.setdefault("BIZO_WAREHOUSE_DATABASE", "bizo_test")
-os.environ.setdefault("BIZO_DAGSTER_DATABASE", "dagster_test")
+# Per process, so parallel runs on one machine do not drop each other's databases.
+os.environ.setdefault("BIZO_WAREHOUSE_DATABASE", f"bizo_test_{os.getpid()}")
+os.environ.setdefault("BIZO_DAGSTER_DATABASE", f"dagster_test_{os.getpid()}")
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ from sandbox.store import write_world
 from sandbox.world import generate_world
 from tests.pipeline_window import END, WINDOW_START
 from warehouse import db
+from warehouse.crypto import CredentialBox
 from warehouse.server import server_address
 from warehouse.settings import get_settings
 
@@ -42,17 +44,19 @@ def _drop_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def warehouse_uri() -> str:
-    """A freshly created, migrated test warehouse; its URI."""
+def warehouse_uri() -> Iterator[str]:
+    """A freshly created, migrated test warehouse; its URI. Dropped when the session ends."""
     _drop_database(get_settings().warehouse_database)
-    return db.warehouse_uri()
+    yield db.warehouse_uri()
+    _drop_database(get_settings().warehouse_database)
 
 
 @pytest.fixture(scope="session")
-def dagster_storage_url() -> str:
+def dagster_storage_url() -> Iterator[str]:
     """Dagster's run/event storage for tests: a fresh database on the same server."""
     _drop_database(get_settings().dagster_database)
-    return db.dagster_storage_url()
+    yield db.dagster_storage_url()
+    _drop_database(get_settings().dagster_database)
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +89,7 @@ def world(warehouse_uri: str) -> str:
     registered and connected; returns the warehouse URI."""
     with psycopg.connect(warehouse_uri) as conn:
         write_world(conn, generate_world("small", seed=3, end=END))
-        connect_demo_accounts(conn)
+        connect_demo_accounts(conn, CredentialBox.from_settings(get_settings()))
     return warehouse_uri
 
 

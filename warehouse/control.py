@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from warehouse.crypto import CredentialBox
+
 
 @dataclass(frozen=True)
 class Tenant:
@@ -17,12 +19,19 @@ class Tenant:
     time_zone: str
 
 
+PLATFORMS = ("google_ads", "meta", "linkedin", "crm")
+
+
 @dataclass(frozen=True)
 class Connection:
+    """An ad account (or CRM portal) a tenant connected. `credentials` are kept sealed in
+    the database and never printed (repr=False)."""
+
     tenant_id: str
     platform: str
     account_id: str
     config: dict[str, Any] = field(default_factory=dict)
+    credentials: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def upsert_tenant(conn: psycopg.Connection, tenant: Tenant) -> None:
@@ -36,18 +45,31 @@ def upsert_tenant(conn: psycopg.Connection, tenant: Tenant) -> None:
     )
 
 
-def upsert_connection(conn: psycopg.Connection, connection: Connection) -> None:
+def upsert_connection(conn: psycopg.Connection, connection: Connection, box: CredentialBox) -> None:
+    """Add or update a connection; its credentials are sealed before they reach the database."""
+    if connection.platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {connection.platform!r}; one of {PLATFORMS}")
     conn.execute(
-        """INSERT INTO app.connections (tenant_id, platform, account_id, config)
-           VALUES (%s, %s, %s, %s)
+        """INSERT INTO app.connections (tenant_id, platform, account_id, config, credentials)
+           VALUES (%s, %s, %s, %s, %s)
            ON CONFLICT (tenant_id, platform, account_id) DO UPDATE
-           SET config = EXCLUDED.config, status = 'active'""",
+           SET config = EXCLUDED.config, credentials = EXCLUDED.credentials,
+               status = 'active'""",
         (
             connection.tenant_id,
             connection.platform,
             connection.account_id,
             Jsonb(connection.config),
+            box.seal(connection.credentials),
         ),
+    )
+
+
+def record_connection_test(conn: psycopg.Connection, connection: Connection, result: str) -> None:
+    conn.execute(
+        """UPDATE app.connections SET last_tested_at = now(), last_test_result = %s
+           WHERE tenant_id = %s AND platform = %s AND account_id = %s""",
+        (result, connection.tenant_id, connection.platform, connection.account_id),
     )
 
 
@@ -58,11 +80,24 @@ def list_tenants(conn: psycopg.Connection) -> list[Tenant]:
     return [Tenant(*row) for row in rows]
 
 
-def active_connections(conn: psycopg.Connection, tenant_id: str, platform: str) -> list[Connection]:
+def active_connections(
+    conn: psycopg.Connection, tenant_id: str, platform: str, box: CredentialBox
+) -> list[Connection]:
     rows = conn.execute(
-        """SELECT tenant_id, platform, account_id, config FROM app.connections
+        """SELECT tenant_id, platform, account_id, config, credentials FROM app.connections
            WHERE tenant_id = %s AND platform = %s AND status = 'active'
            ORDER BY account_id""",
         (tenant_id, platform),
     ).fetchall()
-    return [Connection(*row) for row in rows]
+    return [
+        Connection(*row[:4], credentials=box.open(row[4]) if row[4] is not None else {})
+        for row in rows
+    ]
+
+
+def connected_tenants(conn: psycopg.Connection) -> list[str]:
+    """Tenants with at least one active connection: the tenant partitions Dagster should have."""
+    rows = conn.execute(
+        "SELECT DISTINCT tenant_id FROM app.connections WHERE status = 'active' ORDER BY 1"
+    ).fetchall()
+    return [row[0] for row in rows]

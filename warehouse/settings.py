@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +25,9 @@ class WarehouseSettings(BaseSettings):
     # Dagster's run and event storage lives in its own database on the same server.
     dagster_database: str = Field(default="dagster", alias="BIZO_DAGSTER_DATABASE")
     warehouse_database: str = Field(default="bizo", alias="BIZO_WAREHOUSE_DATABASE")
+    # Fernet key(s) that encrypt connection credentials at rest; comma-separated to rotate
+    # (the first encrypts, all decrypt). Unset on the embedded default, one is generated.
+    secret_key: SecretStr | None = Field(default=None, alias="BIZO_SECRET_KEY", repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -31,6 +36,16 @@ class WarehouseSettings(BaseSettings):
     @property
     def pgdata(self) -> Path:
         return self.bizo_home / "pgdata"
+
+
+def local_secret(path: Path, make: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
+    """A secret kept in a private file: made once, then read. For laptops and the demo only;
+    deployments pass secrets through the environment."""
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
 
 
 @cache

@@ -31,7 +31,14 @@ from google.ads.googleads.errors import GoogleAdsException
 from google.api_core.exceptions import GoogleAPICallError
 from google.oauth2.credentials import Credentials
 
-from connectors.retry import Retryable, RetryPolicy, call_with_retry
+from connectors.retry import (
+    CallStats,
+    CircuitBreaker,
+    Retryable,
+    RetryPolicy,
+    breaker_for,
+    call_with_retry,
+)
 
 API_VERSION = "v26"
 FAILURE_METADATA_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
@@ -60,6 +67,10 @@ AD_DAILY_QUERY = (
     "metrics.cost_micros, metrics.impressions, metrics.clicks, metrics.conversions, "
     "metrics.conversions_value, segments.date "
     "FROM ad_group_ad WHERE segments.date BETWEEN '{start}' AND '{end}'"
+)
+CAMPAIGN_TOTALS_QUERY = (
+    "SELECT campaign.id, metrics.cost_micros, metrics.clicks "
+    "FROM campaign WHERE segments.date BETWEEN '{start}' AND '{end}'"
 )
 
 
@@ -152,7 +163,11 @@ class GoogleAdsConnector:
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        stats: CallStats | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        self.stats = stats or CallStats()
+        self._breaker = breaker or breaker_for("google_ads")
         # Imported here: google.ads.googleads.v26 loads every API type (about a second),
         # which code that merely imports this module (Dagster definitions) should not pay.
         from google.ads.googleads.client import GoogleAdsClient
@@ -213,6 +228,8 @@ class GoogleAdsConnector:
             policy=self._policy,
             sleep=self._sleep,
             rand=self._rand,
+            breaker=self._breaker,
+            stats=self.stats,
         )
 
     def fetch_ad_daily(self, customer_id: str, start: date, end: date) -> list[AdDailyRow]:
@@ -222,6 +239,14 @@ class GoogleAdsConnector:
         customer_id = _normalize_customer_id(customer_id)
         query = AD_DAILY_QUERY.format(start=start.isoformat(), end=end.isoformat())
         return [_ad_daily_row(customer_id, r) for r in self.search_stream(customer_id, query)]
+
+    def fetch_totals(self, customer_id: str, start: date, end: date) -> tuple[Decimal, int]:
+        """Spend and clicks of the whole customer over the window, as Google sums them at
+        campaign level: the source's own totals to reconcile an ad-level load against."""
+        query = CAMPAIGN_TOTALS_QUERY.format(start=start.isoformat(), end=end.isoformat())
+        rows = self.search_stream(_normalize_customer_id(customer_id), query)
+        micros = sum(r.metrics.cost_micros for r in rows)
+        return Decimal(micros).scaleb(_MICROS_EXPONENT), sum(r.metrics.clicks for r in rows)
 
     def _google_ads_service(self) -> Any:
         global _channels_opened

@@ -1,0 +1,145 @@
+"""The one way a source lands in `raw`: fetch per connection and window, validate, replace the
+slice, check it, and report what it cost. Every ingestion asset is this, with its own fetch."""
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import dagster as dg
+
+from assets.partitions import TenantWindow, tenant_windows
+from assets.resources import WarehouseResource
+from connectors.retry import CallStats
+from warehouse.control import Connection, active_connections
+from warehouse.loader import Slice, replace_slice, split_valid
+
+QUARANTINE_RATE_LIMIT = 0.05  # above this share of rejected rows a partition's check fails
+
+
+@dataclass(frozen=True)
+class SourceTotals:
+    """What the source itself says a window adds up to (a coarser report of the same data)."""
+
+    spend: Decimal
+    clicks: int
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A raw table and how its rows are judged. Columns are the row dataclass's fields."""
+
+    name: str
+    row_type: type
+    problems: Callable[[date, date], Callable[[Any], list[str]]]
+    spend: Callable[[Any], Decimal] | None = None
+    clicks: Callable[[Any], int] | None = None
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self.row_type))
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey(["raw", self.name])
+
+
+Fetch = Callable[[Connection, TenantWindow, CallStats], Sequence[Any]]
+FetchTotals = Callable[[Connection, TenantWindow, CallStats], SourceTotals]
+
+
+def ingestion_checks(table: RawTable, reconciles: bool) -> list[dg.AssetCheckSpec]:
+    specs = [
+        dg.AssetCheckSpec(
+            "quarantine_rate",
+            asset=table.key,
+            description=f"At most {QUARANTINE_RATE_LIMIT:.0%} of the source's rows rejected.",
+        )
+    ]
+    if reconciles:
+        specs.append(
+            dg.AssetCheckSpec(
+                "matches_source_totals",
+                asset=table.key,
+                description="Loaded spend and clicks equal the source's own totals.",
+            )
+        )
+    return specs
+
+
+def ingest(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    *,
+    platform: str,
+    table: RawTable,
+    fetch: Fetch,
+    fetch_totals: FetchTotals | None = None,
+) -> dg.MaterializeResult:
+    """Load every tenant window of this run's partitions from every active connection."""
+    started = time.monotonic()
+    stats = CallStats()
+    box = warehouse.credential_box()
+    loaded = quarantined = accounts_seen = 0
+    spend = Decimal(0)
+    mismatches: list[str] = []
+    windows = tenant_windows(context.partition_keys)
+    for window in windows:
+        with warehouse.connect() as conn:
+            accounts = active_connections(conn, window.tenant_id, platform, box)
+        rows = [row for account in accounts for row in fetch(account, window, stats)]
+        good, bad = split_valid(rows, table.problems(window.start, window.end))
+        target = Slice("raw", table.name, window.tenant_id, window.start, window.end)
+        with warehouse.connect() as conn:
+            result = replace_slice(conn, target, table.columns, map(astuple, good), bad)
+        window_spend = sum((table.spend(r) for r in good), Decimal(0)) if table.spend else None
+        if fetch_totals is not None and table.spend and table.clicks:
+            expected = [fetch_totals(account, window, stats) for account in accounts]
+            want = SourceTotals(
+                sum((t.spend for t in expected), Decimal(0)), sum(t.clicks for t in expected)
+            )
+            got = SourceTotals(window_spend, sum(table.clicks(r) for r in good))
+            if got != want:
+                mismatches.append(
+                    f"{window.tenant_id} {window.start}..{window.end}: {got} != {want}"
+                )
+        context.log.info(
+            f"{table.name} {window.tenant_id} {window.start}..{window.end}: "
+            f"{len(accounts)} connection(s), {result.rows_loaded} rows, "
+            f"{result.rows_quarantined} quarantined"
+        )
+        loaded += result.rows_loaded
+        quarantined += result.rows_quarantined
+        accounts_seen += len(accounts)
+        spend += window_spend or 0
+    rate = quarantined / (loaded + quarantined) if loaded + quarantined else 0.0
+    checks = [
+        dg.AssetCheckResult(
+            check_name="quarantine_rate",
+            passed=rate <= QUARANTINE_RATE_LIMIT,
+            metadata={"quarantine_rate": rate, "rows_quarantined": quarantined},
+        )
+    ]
+    if fetch_totals is not None:
+        checks.append(
+            dg.AssetCheckResult(
+                check_name="matches_source_totals",
+                passed=not mismatches,
+                metadata={"mismatches": "\n".join(mismatches) or "none"},
+            )
+        )
+    metadata: dict[str, Any] = {
+        "dagster/row_count": loaded,
+        "rows_quarantined": quarantined,
+        "connections": accounts_seen,
+        "tenant_windows": len(windows),
+        "api_calls": stats.calls,
+        "retries": stats.retries,
+        "retry_wait_seconds": round(stats.waited_seconds, 3),
+        "duration_seconds": round(time.monotonic() - started, 3),
+    }
+    if table.spend is not None:
+        metadata["spend_account_currency"] = float(spend)
+    return dg.MaterializeResult(metadata=metadata, check_results=checks)
