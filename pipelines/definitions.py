@@ -5,8 +5,9 @@ import dagster as dg
 from assets.dbt import bizo_dbt_models, dbt_resource
 from assets.google_ads import google_ads_ad_daily
 from assets.resources import GoogleAdsResource, WarehouseResource
-from pipelines.jobs import dbt_build_job, google_ads_job
-from pipelines.schedules import google_ads_morning
+from pipelines.jobs import dbt_build_job, ingestion_jobs
+from pipelines.schedules import morning_schedules
+from pipelines.sensors import tenant_partitions_from_connections
 
 defs = dg.Definitions(
     assets=[
@@ -19,8 +20,9 @@ defs = dg.Definitions(
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
     ],
-    jobs=[google_ads_job, dbt_build_job],
-    schedules=[google_ads_morning],
+    jobs=[*ingestion_jobs.values(), dbt_build_job],
+    schedules=morning_schedules,
+    sensors=[tenant_partitions_from_connections],
     resources={
         "warehouse": WarehouseResource(),
         "google_ads": GoogleAdsResource(),

@@ -3,13 +3,23 @@
 import dagster as dg
 
 from assets.dbt import bizo_dbt_models
-from assets.google_ads import google_ads_ad_daily
 
-google_ads_job = dg.define_asset_job(
-    "google_ads_daily",
-    selection=dg.AssetSelection.assets(google_ads_ad_daily),
-    description="Pull Google Ads ad × day for the selected tenant-day partitions.",
-)
+# One ingestion job per platform: its runs carry a `platform` tag, so the run queue's tag
+# concurrency limits (deploy/dagster.yaml) keep backfills inside each platform's API quota.
+INGESTED_PLATFORMS = ("google_ads",)
+
+
+def ingestion_job(platform: str):  # -> the unresolved asset job define_asset_job makes
+    return dg.define_asset_job(
+        f"{platform}_daily",
+        selection=dg.AssetSelection.groups(platform),
+        tags={"platform": platform},
+        description=f"Pull {platform} raw tables for the selected tenant-day partitions.",
+    )
+
+
+ingestion_jobs = {platform: ingestion_job(platform) for platform in INGESTED_PLATFORMS}
+google_ads_job = ingestion_jobs["google_ads"]
 
 dbt_build_job = dg.define_asset_job(
     "dbt_build",

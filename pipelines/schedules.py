@@ -1,27 +1,41 @@
-"""When things run without a person: yesterday's data every morning, for every tenant."""
+"""When things run without a person: every morning, yesterday plus a lookback, every tenant."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.partitions import partition_key, tenant_partitions
-from pipelines.jobs import google_ads_job
+from assets.partitions import range_tags, tenant_partitions
+from pipelines.jobs import ingestion_jobs
+
+# Platforms restate conversions for days afterwards, so each morning re-pulls this many days
+# before yesterday too; slices are replaced, so re-pulling never duplicates.
+LOOKBACK_DAYS = 7
 
 
-@dg.schedule(
-    job=google_ads_job,
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-def google_ads_morning(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
-    """One run per tenant for yesterday (UTC); the lookback re-pull arrives with issue 3."""
-    yesterday = (context.scheduled_execution_time - timedelta(days=1)).date()
-    tenants = context.instance.get_dynamic_partitions(tenant_partitions.name)
-    return [
-        dg.RunRequest(
-            run_key=f"{tenant}:{yesterday}",
-            partition_key=partition_key(tenant, yesterday),
-        )
-        for tenant in tenants
-    ]
+def morning_window(scheduled: date) -> tuple[date, date]:
+    yesterday = scheduled - timedelta(days=1)
+    return yesterday - timedelta(days=LOOKBACK_DAYS), yesterday
+
+
+def morning_schedule(platform: str, job) -> dg.ScheduleDefinition:  # job: from ingestion_job()
+    @dg.schedule(
+        name=f"{platform}_morning",
+        job=job,
+        cron_schedule="0 6 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"{platform}: yesterday and a {LOOKBACK_DAYS}-day lookback, per tenant, "
+        "in one run each.",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+        start, end = morning_window(context.scheduled_execution_time.date())
+        tenants = context.instance.get_dynamic_partitions(tenant_partitions.name)
+        return [
+            dg.RunRequest(run_key=f"{tenant}:{end}", tags=range_tags(tenant, start, end))
+            for tenant in tenants
+        ]
+
+    return _schedule
+
+
+morning_schedules = [morning_schedule(p, job) for p, job in ingestion_jobs.items()]

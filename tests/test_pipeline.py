@@ -11,9 +11,13 @@ import dagster as dg
 import psycopg
 
 from assets.partitions import partition_key
+from assets.resources import WarehouseResource
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
 from tests.pipeline_window import END, WINDOW_START
+from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
+from warehouse.crypto import CredentialBox
+from warehouse.settings import get_settings
 
 
 def _raw_rows(conn: psycopg.Connection, tenant: str, day: date) -> list[tuple]:
@@ -94,7 +98,7 @@ def test_mart_spend_equals_the_true_spend_to_the_cent(built, conn):
     assert sum(r[3] for r in rows) > Decimal(1000)
 
 
-def test_the_morning_schedule_asks_for_yesterday_per_tenant(instance, tenants):
+def test_the_morning_schedule_pulls_yesterday_and_a_lookback_per_tenant(instance, tenants):
     schedule = defs.resolve_schedule_def("google_ads_morning")
     context = dg.build_schedule_context(
         instance=instance,
@@ -102,6 +106,33 @@ def test_the_morning_schedule_asks_for_yesterday_per_tenant(instance, tenants):
         repository_def=defs.get_repository_def(),
     )
     requests = schedule.evaluate_tick(context).run_requests
-    assert sorted(r.partition_key for r in requests) == sorted(
-        str(partition_key(t, date(2026, 6, 30))) for t in tenants
+    assert sorted(r.tags["dagster/asset_partition_range_start"] for r in requests) == sorted(
+        str(partition_key(t, date(2026, 6, 23))) for t in tenants
     )
+    assert {r.tags["dagster/asset_partition_range_end"].split("|")[0] for r in requests} == {
+        "2026-06-30"
+    }
+
+
+def test_a_new_connection_adds_its_tenant_partition(instance, tenants, conn):
+    sensor = defs.resolve_sensor_def("tenant_partitions_from_connections")
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": WarehouseResource()}
+    )
+    assert sensor(context).dynamic_partitions_requests == []  # every tenant already known
+    upsert_tenant(conn, Tenant("newco", "NewCo", "USD", "America/Chicago"))
+    box = CredentialBox.from_settings(get_settings())
+    upsert_connection(conn, Connection("newco", "google_ads", "1999999999"), box)
+    conn.commit()
+    try:
+        result = sensor(context)
+        (request,) = result.dynamic_partitions_requests
+        assert request.partition_keys == ["newco"]
+        assert {r.job_name for r in result.run_requests} == {"google_ads_daily"}
+        assert all(
+            r.tags["dagster/asset_partition_range_start"].endswith("|newco")
+            for r in result.run_requests
+        )
+    finally:
+        conn.execute("DELETE FROM app.tenants WHERE tenant_id = 'newco'")
+        conn.commit()
