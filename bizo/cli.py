@@ -131,6 +131,84 @@ def sandbox_serve(google_ads_port: int = 50551) -> None:
         services.stop()
 
 
+# -- connections -----------------------------------------------------------------------------
+def _pairs(values: list[str], what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{what} must look like key=value, not {value!r}")
+        pairs[key] = item
+    return pairs
+
+
+@app.command()
+def connect(
+    tenant: Annotated[str, typer.Argument(help="tenant id, e.g. acme-logistics")],
+    platform: Annotated[str, typer.Option(help="google_ads, meta, linkedin or crm")],
+    account: Annotated[str, typer.Option(help="the platform's account / customer / portal id")],
+    credential: Annotated[
+        list[str], typer.Option(help="key=value, e.g. access_token=…; stored encrypted")
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
+    config: Annotated[
+        list[str], typer.Option(help="key=value, non-secret, e.g. login_customer_id=…")
+    ] = [],  # noqa: B006
+    name: Annotated[str | None, typer.Option(help="tenant display name (new tenants)")] = None,
+    currency: Annotated[str | None, typer.Option(help="reporting currency (new tenants)")] = None,
+    time_zone: Annotated[str | None, typer.Option(help="IANA time zone (new tenants)")] = None,
+    test: Annotated[
+        bool, typer.Option(help="call the platform once with these credentials")
+    ] = False,
+) -> None:
+    """Connect an ad account (or CRM portal) to a tenant; the tenant's partitions follow."""
+    from connectors.probe import probe_connection
+    from warehouse import db
+    from warehouse.control import (
+        PLATFORMS,
+        Connection,
+        Tenant,
+        list_tenants,
+        record_connection_test,
+        upsert_connection,
+        upsert_tenant,
+    )
+    from warehouse.crypto import CredentialBox
+
+    if platform not in PLATFORMS:
+        raise typer.BadParameter(f"platform must be one of {', '.join(PLATFORMS)}")
+    settings = _settings()
+    connection = Connection(
+        tenant, platform, account, _pairs(config, "--config"), _pairs(credential, "--credential")
+    )
+    with db.connect(settings) as conn:
+        if tenant not in {t.tenant_id for t in list_tenants(conn)}:
+            if not (name and currency and time_zone):
+                raise typer.BadParameter(
+                    f"{tenant} is new: give --name, --currency and --time-zone"
+                )
+            upsert_tenant(conn, Tenant(tenant, name, currency.upper(), time_zone))
+        upsert_connection(conn, connection, CredentialBox.from_settings(settings))
+    console.print(f"connected {platform} {account} to {tenant} (credentials encrypted)")
+    if test:
+        try:
+            result = probe_connection(connection)
+        except Exception as error:  # noqa: BLE001 - any failure is the test's answer
+            result = f"failed: {type(error).__name__}: {error}"
+        with db.connect(settings) as conn:
+            record_connection_test(conn, connection, result)
+        console.print(result)
+        if result.startswith("failed"):
+            raise typer.Exit(1)
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new key for BIZO_SECRET_KEY (put it in front of the old one to rotate)."""
+    from cryptography.fernet import Fernet
+
+    typer.echo(Fernet.generate_key().decode())
+
+
 # -- tokens ----------------------------------------------------------------------------------
 @app.command()
 def token(
