@@ -201,6 +201,14 @@ def connect(
             raise typer.Exit(1)
 
 
+@app.command("webhook-secret")
+def webhook_secret(tenant: Annotated[str, typer.Option(help="tenant id")]) -> None:
+    """Print the secret a tenant's CRM signs lead webhooks with (POST /v1/webhooks/leads)."""
+    from serving_api.settings import get_api_settings
+
+    typer.echo(get_api_settings().webhook_secret_for(tenant))
+
+
 @app.command("secret-key")
 def secret_key() -> None:
     """Print a new key for BIZO_SECRET_KEY (put it in front of the old one to rotate)."""

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from serving_api.db import make_pool
-from serving_api.routers import health, performance
+from serving_api.routers import health, performance, webhooks
 from warehouse.db import warehouse_uri
 
 
@@ -30,4 +30,5 @@ def create_app(conninfo: str | None = None) -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(performance.router)
+    app.include_router(webhooks.router)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import cache
 
 from pydantic import Field, SecretStr
@@ -21,11 +23,24 @@ class ApiSettings(BaseSettings):
     jwt_audience: str = "bizo-api"
     token_ttl_minutes: int = Field(default=24 * 60, gt=0)
     max_range_days: int = Field(default=731, gt=0)
+    # Master key for lead webhooks; each tenant signs with HMAC(master, tenant_id), so one
+    # secret serves every tenant and rotating it rotates all. Unset, one is kept locally.
+    webhook_secret: SecretStr | None = None
+    webhook_tolerance_seconds: int = Field(default=300, gt=0)
+    webhook_max_bytes: int = Field(default=64 * 1024, gt=0)
 
     def signing_key(self) -> str:
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
         return local_secret(warehouse_settings().bizo_home / "secrets" / "jwt_secret")
+
+    def webhook_secret_for(self, tenant_id: str) -> str:
+        """The secret a tenant's CRM signs its lead webhooks with."""
+        if self.webhook_secret is not None:
+            master = self.webhook_secret.get_secret_value()
+        else:
+            master = local_secret(warehouse_settings().bizo_home / "secrets" / "webhook_secret")
+        return hmac.new(master.encode(), tenant_id.encode(), hashlib.sha256).hexdigest()
 
 
 @cache
