@@ -13,11 +13,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # This machine's pip config lists index folders that may not exist; its warnings are noise.
 PIP_QUIET := sed "/is ignored: it is neither a file nor a directory/d"
 
-.PHONY: help demo test lint format install clean
+.PHONY: help demo test lint format install clean bench
 
 help:
 	@echo "make demo   - set up, load the sandbox world, serve Dagster (:3000) and the API (:8000)"
 	@echo "make test   - set up, lint, run every test against the embedded PostgreSQL"
+	@echo "make bench  - benchmarks (bench/), printing ratios against same-run baselines"
 
 # Re-install only when the dependency pins change.
 $(INSTALLED): pyproject.toml constraints.txt
@@ -48,6 +49,10 @@ format: $(INSTALLED)
 
 test: $(MANIFEST) lint
 	$(BIN)/pytest
+
+# Benchmarks print ratios against a baseline measured in the same run (see bench/).
+bench: $(MANIFEST)
+	$(BIN)/python -m bench.ingest
 
 clean:
 	-$(BIN)/bizo db stop
