@@ -8,8 +8,9 @@ import dagster as dg
 import psycopg
 
 from connectors.google_ads.client import GoogleAdsConnector
+from connectors.linkedin.client import LinkedInConnector
 from connectors.retry import CallStats
-from connectors.settings import GoogleAdsSettings
+from connectors.settings import GoogleAdsSettings, LinkedInSettings
 from warehouse import db
 from warehouse.control import Connection
 from warehouse.crypto import CredentialBox
@@ -45,5 +46,20 @@ class GoogleAdsResource(dg.ConfigurableResource):
             endpoint=settings.endpoint,
             ca_cert_path=settings.ca_cert_path,
             access_token=connection.credentials["access_token"],
+            stats=stats,
+        )
+
+
+class LinkedInResource(dg.ConfigurableResource):
+    """LinkedIn Marketing API (or the sandbox, when BIZO_LINKEDIN_BASE_URL points at it)."""
+
+    def connector(
+        self, connection: Connection, stats: CallStats | None = None
+    ) -> LinkedInConnector:
+        settings = LinkedInSettings()
+        return LinkedInConnector(
+            access_token=connection.credentials["access_token"],
+            base_url=settings.base_url,
+            version=settings.version,
             stats=stats,
         )

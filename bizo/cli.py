@@ -113,15 +113,13 @@ def sandbox_generate(
 
 
 @sandbox_app.command("serve")
-def sandbox_serve(google_ads_port: int = 50551) -> None:
+def sandbox_serve(sandbox_port: int = 50551) -> None:
     """Run the sandbox platform servers in the foreground."""
     from sandbox.services import start_sandbox_services
     from warehouse import db
 
     settings = _settings()
-    services = start_sandbox_services(
-        db.warehouse_uri(settings), settings.bizo_home, google_ads_port
-    )
+    services = start_sandbox_services(db.warehouse_uri(settings), settings.bizo_home, sandbox_port)
     for name, value in services.client_env().items():
         console.print(f"export {name}={value}")
     try:
@@ -293,13 +291,13 @@ def _serve_until_interrupted(processes: list[subprocess.Popen], services) -> Non
 
 
 @app.command()
-def dev(dagster_port: int = 3000, api_port: int = 8000, google_ads_port: int = 50551) -> None:
+def dev(dagster_port: int = 3000, api_port: int = 8000, sandbox_port: int = 50551) -> None:
     """Dagster UI + daemon, the API and the sandbox servers, on the current warehouse."""
     from bizo.demo import DemoOptions, start_sandbox
     from bizo.runtime import export_environment
 
     settings = _settings()
-    services = start_sandbox(settings, DemoOptions(google_ads_port=google_ads_port))
+    services = start_sandbox(settings, DemoOptions(sandbox_port=sandbox_port))
     export_environment(settings, services.client_env())
     processes = _start_servers(dagster_port, api_port)
     console.print(
@@ -318,7 +316,7 @@ def demo(
     days: Annotated[int, typer.Option(min=1, max=3650)] = 90,
     dagster_port: int = 3000,
     api_port: int = 8000,
-    google_ads_port: int = 50551,
+    sandbox_port: Annotated[int, typer.Option(help="first sandbox port; 0 = any free")] = 50551,
 ) -> None:
     """Run the main job end to end on the embedded defaults, then serve the UI and the API."""
     from bizo import demo as steps
@@ -329,9 +327,7 @@ def demo(
     from warehouse.server import embedded_server_running, stop_embedded_server
 
     settings = _settings()
-    options = steps.DemoOptions(
-        profile=profile, seed=seed, days=days, google_ads_port=google_ads_port
-    )
+    options = steps.DemoOptions(profile=profile, seed=seed, days=days, sandbox_port=sandbox_port)
     started = time.monotonic()
     services = None
     owns_postgres = settings.embedded and embedded_server_running(settings) is None

@@ -10,6 +10,8 @@ import psycopg
 from rich.console import Console
 from rich.table import Table
 
+# Platforms whose ingestion exists so far; the others arrive with issue 3.
+from pipelines.jobs import INGESTED_PLATFORMS
 from sandbox.onboarding import demo_accounts
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import read_world_meta, write_world
@@ -19,16 +21,13 @@ from warehouse.control import Connection, Tenant, upsert_connection, upsert_tena
 from warehouse.crypto import CredentialBox
 from warehouse.settings import WarehouseSettings
 
-# Platforms whose ingestion exists so far; the others arrive with issue 3.
-INGESTED_PLATFORMS = ("google_ads",)
-
 
 @dataclass(frozen=True)
 class DemoOptions:
     profile: str = "small"
     seed: int = 7
     days: int = 90
-    google_ads_port: int = 50551
+    sandbox_port: int = 50551  # Google Ads here, the HTTP sandboxes on the next ports
 
 
 def ensure_world(console: Console, options: DemoOptions) -> None:
@@ -103,5 +102,5 @@ def load_history(
 
 def start_sandbox(settings: WarehouseSettings, options: DemoOptions) -> SandboxServices:
     return start_sandbox_services(
-        db.warehouse_uri(settings), settings.bizo_home, google_ads_port=options.google_ads_port
+        db.warehouse_uri(settings), settings.bizo_home, base_port=options.sandbox_port
     )

@@ -21,3 +21,29 @@ class GoogleAdsSettings(BaseSettings):
     # The agency's developer token (one per API client); account OAuth tokens live, sealed,
     # with each connection in app.connections.
     developer_token: str = Field(default="sandbox-developer-token", repr=False)
+
+
+class LinkedInSettings(BaseSettings):
+    """With no base URL set, the connector talks to api.linkedin.com."""
+
+    model_config = SettingsConfigDict(env_prefix="BIZO_LINKEDIN_", extra="ignore", frozen=True)
+
+    base_url: str = "https://api.linkedin.com"
+    version: str = "202611"  # LinkedIn-Version header: the monthly API version we speak
+
+
+class MetaSettings(BaseSettings):
+    """With no base URL set, the SDK talks to graph.facebook.com."""
+
+    model_config = SettingsConfigDict(env_prefix="BIZO_META_", extra="ignore", frozen=True)
+
+    base_url: str | None = None
+    api_version: str = "v26.0"
+
+
+class CrmSettings(BaseSettings):
+    """The CRM's REST base URL (HubSpot-style)."""
+
+    model_config = SettingsConfigDict(env_prefix="BIZO_CRM_", extra="ignore", frozen=True)
+
+    base_url: str = "https://api.hubapi.com"

@@ -4,7 +4,8 @@ import dagster as dg
 
 from assets.dbt import bizo_dbt_models, dbt_resource
 from assets.google_ads import google_ads_ad_daily
-from assets.resources import GoogleAdsResource, WarehouseResource
+from assets.linkedin import linkedin_creative_daily, linkedin_creatives
+from assets.resources import GoogleAdsResource, LinkedInResource, WarehouseResource
 from pipelines.jobs import dbt_build_job, ingestion_jobs
 from pipelines.schedules import morning_schedules
 from pipelines.sensors import tenant_partitions_from_connections
@@ -12,6 +13,8 @@ from pipelines.sensors import tenant_partitions_from_connections
 defs = dg.Definitions(
     assets=[
         google_ads_ad_daily,
+        linkedin_creative_daily,
+        linkedin_creatives,
         bizo_dbt_models,
         dg.AssetSpec(
             ["app", "tenants"],
@@ -26,6 +29,7 @@ defs = dg.Definitions(
     resources={
         "warehouse": WarehouseResource(),
         "google_ads": GoogleAdsResource(),
+        "linkedin": LinkedInResource(),
         "dbt": dbt_resource(),
     },
 )

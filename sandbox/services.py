@@ -7,21 +7,26 @@ from pathlib import Path
 
 from sandbox.google_ads.data import PostgresGoogleAdsData
 from sandbox.google_ads.server import GoogleAdsSandboxServer
+from sandbox.linkedin.data import PostgresLinkedInData
+from sandbox.linkedin.server import LinkedInSandboxServer
 
 
 @dataclass
 class SandboxServices:
     google_ads: GoogleAdsSandboxServer
+    linkedin: LinkedInSandboxServer
 
     def client_env(self) -> dict[str, str]:
         """The variables that point our connectors (connectors.settings) at these servers."""
         return {
             "BIZO_GOOGLE_ADS_ENDPOINT": self.google_ads.endpoint,
             "BIZO_GOOGLE_ADS_CA_CERT_PATH": str(self.google_ads.ca_cert_path),
+            "BIZO_LINKEDIN_BASE_URL": self.linkedin.base_url,
         }
 
     def stop(self) -> None:
         self.google_ads.stop()
+        self.linkedin.stop()
 
 
 def sandbox_tls_dir(home: Path) -> Path:
@@ -29,9 +34,15 @@ def sandbox_tls_dir(home: Path) -> Path:
     return home / "sandbox" / "tls"
 
 
-def start_sandbox_services(conninfo: str, home: Path, google_ads_port: int = 0) -> SandboxServices:
-    """Start every sandbox server over the world stored at `conninfo`."""
+def start_sandbox_services(conninfo: str, home: Path, base_port: int = 0) -> SandboxServices:
+    """Start every sandbox server over the world stored at `conninfo`, on consecutive ports
+    from `base_port` (Google Ads first), or on any free ports when it is 0."""
+
+    def port(offset: int) -> int:
+        return base_port + offset if base_port else 0
+
     google_ads = GoogleAdsSandboxServer(
-        PostgresGoogleAdsData(conninfo), tls_dir=sandbox_tls_dir(home), port=google_ads_port
+        PostgresGoogleAdsData(conninfo), tls_dir=sandbox_tls_dir(home), port=port(0)
     ).start()
-    return SandboxServices(google_ads=google_ads)
+    linkedin = LinkedInSandboxServer(PostgresLinkedInData(conninfo), port=port(1)).start()
+    return SandboxServices(google_ads=google_ads, linkedin=linkedin)

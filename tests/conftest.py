@@ -25,6 +25,7 @@ from assets.partitions import range_tags, tenant_partitions
 from bizo.demo import connect_demo_accounts
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
+from pipelines.jobs import ingestion_jobs
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import write_world
 from sandbox.world import generate_world
@@ -125,15 +126,13 @@ def instance(tenants: list[str], dagster_storage_url: str) -> Iterator[dg.Dagste
 
 @pytest.fixture(scope="session")
 def loaded(instance: dg.DagsterInstance, tenants: list[str]) -> list[str]:
-    """Two weeks per tenant through the ingestion job (one single-run backfill per tenant)."""
-    job = defs.resolve_job_def("google_ads_daily")
-    for tenant in tenants:
-        result = job.execute_in_process(
-            instance=instance,
-            run_config=QUIET,
-            tags=range_tags(tenant, WINDOW_START, END),
-        )
-        assert result.success
+    """Two weeks per tenant through every ingestion job (one single-run backfill each)."""
+    for job in ingestion_jobs.values():
+        for tenant in tenants:
+            result = defs.resolve_job_def(job.name).execute_in_process(
+                instance=instance, run_config=QUIET, tags=range_tags(tenant, WINDOW_START, END)
+            )
+            assert result.success, (job.name, tenant)
     return tenants
 
 

@@ -27,7 +27,7 @@ def test_headless_demo_from_a_fresh_home(tmp_path):
     env["BIZO_HOME"] = str(home)
     port = _free_port()
     result = subprocess.run(
-        [BIZO, "demo", "--headless", "--days", "3", "--google-ads-port", str(port)],
+        [BIZO, "demo", "--headless", "--days", "3", "--sandbox-port", str(port)],
         env=env,
         capture_output=True,
         text=True,
