@@ -9,8 +9,9 @@ import psycopg
 
 from connectors.google_ads.client import GoogleAdsConnector
 from connectors.linkedin.client import LinkedInConnector
+from connectors.meta.client import MetaConnector
 from connectors.retry import CallStats
-from connectors.settings import GoogleAdsSettings, LinkedInSettings
+from connectors.settings import GoogleAdsSettings, LinkedInSettings, MetaSettings
 from warehouse import db
 from warehouse.control import Connection
 from warehouse.crypto import CredentialBox
@@ -61,5 +62,18 @@ class LinkedInResource(dg.ConfigurableResource):
             access_token=connection.credentials["access_token"],
             base_url=settings.base_url,
             version=settings.version,
+            stats=stats,
+        )
+
+
+class MetaResource(dg.ConfigurableResource):
+    """Meta Marketing API (or the sandbox, when BIZO_META_BASE_URL points at it)."""
+
+    def connector(self, connection: Connection, stats: CallStats | None = None) -> MetaConnector:
+        settings = MetaSettings()
+        return MetaConnector(
+            access_token=connection.credentials["access_token"],
+            base_url=settings.base_url,
+            api_version=settings.api_version,
             stats=stats,
         )

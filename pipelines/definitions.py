@@ -5,7 +5,13 @@ import dagster as dg
 from assets.dbt import bizo_dbt_models, dbt_resource
 from assets.google_ads import google_ads_ad_daily
 from assets.linkedin import linkedin_creative_daily, linkedin_creatives
-from assets.resources import GoogleAdsResource, LinkedInResource, WarehouseResource
+from assets.meta import meta_ad_insights_daily, meta_ads
+from assets.resources import (
+    GoogleAdsResource,
+    LinkedInResource,
+    MetaResource,
+    WarehouseResource,
+)
 from pipelines.jobs import dbt_build_job, ingestion_jobs
 from pipelines.schedules import morning_schedules
 from pipelines.sensors import tenant_partitions_from_connections
@@ -15,6 +21,8 @@ defs = dg.Definitions(
         google_ads_ad_daily,
         linkedin_creative_daily,
         linkedin_creatives,
+        meta_ad_insights_daily,
+        meta_ads,
         bizo_dbt_models,
         dg.AssetSpec(
             ["app", "tenants"],
@@ -30,6 +38,7 @@ defs = dg.Definitions(
         "warehouse": WarehouseResource(),
         "google_ads": GoogleAdsResource(),
         "linkedin": LinkedInResource(),
+        "meta": MetaResource(),
         "dbt": dbt_resource(),
     },
 )

@@ -6,7 +6,7 @@ from assets.dbt import bizo_dbt_models
 
 # One ingestion job per platform: its runs carry a `platform` tag, so the run queue's tag
 # concurrency limits (deploy/dagster.yaml) keep backfills inside each platform's API quota.
-INGESTED_PLATFORMS = ("google_ads", "linkedin")
+INGESTED_PLATFORMS = ("google_ads", "meta", "linkedin")
 
 
 def ingestion_job(platform: str):  # -> the unresolved asset job define_asset_job makes

@@ -9,12 +9,15 @@ from sandbox.google_ads.data import PostgresGoogleAdsData
 from sandbox.google_ads.server import GoogleAdsSandboxServer
 from sandbox.linkedin.data import PostgresLinkedInData
 from sandbox.linkedin.server import LinkedInSandboxServer
+from sandbox.meta.data import PostgresMetaData
+from sandbox.meta.server import MetaSandboxServer
 
 
 @dataclass
 class SandboxServices:
     google_ads: GoogleAdsSandboxServer
     linkedin: LinkedInSandboxServer
+    meta: MetaSandboxServer
 
     def client_env(self) -> dict[str, str]:
         """The variables that point our connectors (connectors.settings) at these servers."""
@@ -22,11 +25,13 @@ class SandboxServices:
             "BIZO_GOOGLE_ADS_ENDPOINT": self.google_ads.endpoint,
             "BIZO_GOOGLE_ADS_CA_CERT_PATH": str(self.google_ads.ca_cert_path),
             "BIZO_LINKEDIN_BASE_URL": self.linkedin.base_url,
+            "BIZO_META_BASE_URL": self.meta.base_url,
         }
 
     def stop(self) -> None:
         self.google_ads.stop()
         self.linkedin.stop()
+        self.meta.stop()
 
 
 def sandbox_tls_dir(home: Path) -> Path:
@@ -45,4 +50,5 @@ def start_sandbox_services(conninfo: str, home: Path, base_port: int = 0) -> San
         PostgresGoogleAdsData(conninfo), tls_dir=sandbox_tls_dir(home), port=port(0)
     ).start()
     linkedin = LinkedInSandboxServer(PostgresLinkedInData(conninfo), port=port(1)).start()
-    return SandboxServices(google_ads=google_ads, linkedin=linkedin)
+    meta = MetaSandboxServer(PostgresMetaData(conninfo), port=port(2)).start()
+    return SandboxServices(google_ads=google_ads, linkedin=linkedin, meta=meta)

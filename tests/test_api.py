@@ -113,7 +113,13 @@ def test_filters(client, tenants, conn):
     meta = client.get(
         "/v1/performance/daily", params={**RANGE, "platform": "meta"}, headers=headers
     )
-    assert meta.status_code == 200 and meta.json()["rows"] == []
+    meta_spend = conn.execute(
+        """SELECT sum(spend) FROM marts.ad_performance_daily
+           WHERE tenant_id = %s AND platform = 'meta' AND date BETWEEN %s AND %s""",
+        (tenants[0], WINDOW_START, END),
+    ).fetchone()[0]
+    assert {row["platform"] for row in meta.json()["rows"]} == {"meta"}
+    assert Decimal(meta.json()["total_spend"]) == meta_spend
     campaign_id, campaign_spend = conn.execute(
         """SELECT campaign_id, sum(spend) FROM marts.ad_performance_daily
            WHERE tenant_id = %s AND date BETWEEN %s AND %s

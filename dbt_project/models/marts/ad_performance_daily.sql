@@ -2,7 +2,9 @@
 -- Until the FX rates table lands (issue 4), an account whose currency differs from the
 -- tenant's reports NULL spend, which the not_null test turns into a failure, never a guess.
 with ads as (
-    {{ union_ad_platforms(['stg_google_ads__ad_daily', 'stg_linkedin__creative_daily']) }}
+    {{ union_ad_platforms([
+        'stg_google_ads__ad_daily', 'stg_meta__ad_daily', 'stg_linkedin__creative_daily'
+    ]) }}
 )
 
 select
