@@ -75,5 +75,6 @@ class MetaResource(dg.ConfigurableResource):
             access_token=connection.credentials["access_token"],
             base_url=settings.base_url,
             api_version=settings.api_version,
+            report_poll_seconds=settings.report_poll_seconds,
             stats=stats,
         )

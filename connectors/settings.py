@@ -39,6 +39,8 @@ class MetaSettings(BaseSettings):
 
     base_url: str | None = None
     api_version: str = "v26.0"
+    # First wait between async report status reads (it doubles); Meta's jobs take seconds.
+    report_poll_seconds: float = 1.0
 
 
 class CrmSettings(BaseSettings):

@@ -26,6 +26,8 @@ class SandboxServices:
             "BIZO_GOOGLE_ADS_CA_CERT_PATH": str(self.google_ads.ca_cert_path),
             "BIZO_LINKEDIN_BASE_URL": self.linkedin.base_url,
             "BIZO_META_BASE_URL": self.meta.base_url,
+            # The sandbox's report runs advance per status read, not per second.
+            "BIZO_META_REPORT_POLL_SECONDS": "0.05",
         }
 
     def stop(self) -> None:

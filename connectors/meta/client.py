@@ -394,6 +394,7 @@ class MetaConnector:
         pace_above_percent: float = 75.0,
         pace_max_seconds: float = 60.0,
         timeout_seconds: float = 120.0,
+        report_poll_seconds: float = REPORT_POLL_SECONDS,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -414,6 +415,7 @@ class MetaConnector:
         self._pace_above = pace_above_percent
         self._pace_max = pace_max_seconds
         self._usage: float | None = None
+        self._report_poll_seconds = report_poll_seconds
 
     def __enter__(self) -> MetaConnector:
         return self
@@ -601,7 +603,7 @@ class MetaConnector:
 
     def _wait_for(self, report: AdReportRun) -> str:
         """Poll a report run until it completes or fails; its final ``async_status``."""
-        waited, interval = 0.0, REPORT_POLL_SECONDS
+        waited, interval = 0.0, self._report_poll_seconds
         while True:
             self._call(
                 lambda: report.api_get(
