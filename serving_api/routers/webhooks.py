@@ -76,6 +76,11 @@ async def receive_lead(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"not JSON: {error}") from error
     if not isinstance(payload, dict):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "payload must be an object")
+    known = await (
+        await conn.execute("SELECT 1 FROM app.tenants WHERE tenant_id = %s", (tenant,))
+    ).fetchone()
+    if known is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tenant")
     cursor = await conn.execute(
         """INSERT INTO app.lead_webhook_events (tenant_id, payload, signature_valid, event_key)
            VALUES (%s, %s, true, %s)
