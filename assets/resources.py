@@ -7,11 +7,12 @@ from contextlib import contextmanager
 import dagster as dg
 import psycopg
 
+from connectors.crm.client import CrmConnector
 from connectors.google_ads.client import GoogleAdsConnector
 from connectors.linkedin.client import LinkedInConnector
 from connectors.meta.client import MetaConnector
 from connectors.retry import CallStats
-from connectors.settings import GoogleAdsSettings, LinkedInSettings, MetaSettings
+from connectors.settings import CrmSettings, GoogleAdsSettings, LinkedInSettings, MetaSettings
 from warehouse import db
 from warehouse.control import Connection
 from warehouse.crypto import CredentialBox
@@ -76,5 +77,16 @@ class MetaResource(dg.ConfigurableResource):
             base_url=settings.base_url,
             api_version=settings.api_version,
             report_poll_seconds=settings.report_poll_seconds,
+            stats=stats,
+        )
+
+
+class CrmResource(dg.ConfigurableResource):
+    """The tenant's CRM (HubSpot-style REST; the sandbox when BIZO_CRM_BASE_URL points at it)."""
+
+    def connector(self, connection: Connection, stats: CallStats | None = None) -> CrmConnector:
+        return CrmConnector(
+            access_token=connection.credentials["access_token"],
+            base_url=CrmSettings().base_url,
             stats=stats,
         )

@@ -2,11 +2,13 @@
 
 import dagster as dg
 
+from assets.crm import crm_companies, crm_contacts, crm_deal_stages, crm_deals
 from assets.dbt import bizo_dbt_models, dbt_resource
 from assets.google_ads import google_ads_ad_daily
 from assets.linkedin import linkedin_creative_daily, linkedin_creatives
 from assets.meta import meta_ad_insights_daily, meta_ads
 from assets.resources import (
+    CrmResource,
     GoogleAdsResource,
     LinkedInResource,
     MetaResource,
@@ -23,6 +25,10 @@ defs = dg.Definitions(
         linkedin_creatives,
         meta_ad_insights_daily,
         meta_ads,
+        crm_contacts,
+        crm_companies,
+        crm_deals,
+        crm_deal_stages,
         bizo_dbt_models,
         dg.AssetSpec(
             ["app", "tenants"],
@@ -39,6 +45,7 @@ defs = dg.Definitions(
         "google_ads": GoogleAdsResource(),
         "linkedin": LinkedInResource(),
         "meta": MetaResource(),
+        "crm": CrmResource(),
         "dbt": dbt_resource(),
     },
 )

@@ -6,7 +6,8 @@ from assets.dbt import bizo_dbt_models
 
 # One ingestion job per platform: its runs carry a `platform` tag, so the run queue's tag
 # concurrency limits (deploy/dagster.yaml) keep backfills inside each platform's API quota.
-INGESTED_PLATFORMS = ("google_ads", "meta", "linkedin")
+AD_PLATFORMS = ("google_ads", "meta", "linkedin")
+INGESTED_PLATFORMS = (*AD_PLATFORMS, "crm")
 
 
 def ingestion_job(platform: str):  # -> the unresolved asset job define_asset_job makes

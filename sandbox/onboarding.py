@@ -9,13 +9,16 @@ from dataclasses import dataclass
 
 import psycopg
 
+from sandbox.crm.data import portal_id_for
+from sandbox.crm.server import portal_token
+
 # What each sandbox accepts, as a customer's OAuth flow would have produced it.
 SANDBOX_CREDENTIALS: dict[str, dict[str, str]] = {
     "google_ads": {"access_token": "sandbox-access-token"},
     "meta": {"access_token": "sandbox-meta-token"},
     "linkedin": {"access_token": "sandbox-linkedin-token"},
-    "crm": {"access_token": "sandbox-crm-token"},
 }
+CRM_SANDBOX_TOKEN = "sandbox-crm-token"
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,14 @@ class DemoAccount:
 
     @property
     def credentials(self) -> dict[str, str]:
+        if self.platform == "crm":  # a CRM token opens one portal: the tenant's own
+            return {"access_token": portal_token(CRM_SANDBOX_TOKEN, self.tenant_id)}
         return dict(SANDBOX_CREDENTIALS[self.platform])
 
 
 def demo_accounts(conn: psycopg.Connection, platforms: tuple[str, ...]) -> list[DemoAccount]:
+    """Every sandbox ad account on `platforms`, plus each tenant's CRM portal if "crm" is
+    among them."""
     rows = conn.execute(
         """SELECT t.tenant_id, t.name, t.currency, t.time_zone, a.platform, a.account_id
            FROM sandbox.tenants t JOIN sandbox.ad_accounts a USING (tenant_id)
@@ -40,4 +47,10 @@ def demo_accounts(conn: psycopg.Connection, platforms: tuple[str, ...]) -> list[
            ORDER BY t.tenant_id, a.platform""",
         (list(platforms),),
     ).fetchall()
-    return [DemoAccount(*row) for row in rows]
+    accounts = [DemoAccount(*row) for row in rows]
+    if "crm" in platforms:
+        tenants = conn.execute(
+            "SELECT tenant_id, name, currency, time_zone FROM sandbox.tenants ORDER BY 1"
+        ).fetchall()
+        accounts += [DemoAccount(*t, "crm", str(portal_id_for(t[0]))) for t in tenants]
+    return accounts

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sandbox.crm.data import PostgresCrmData
+from sandbox.crm.server import CrmSandboxServer
 from sandbox.google_ads.data import PostgresGoogleAdsData
 from sandbox.google_ads.server import GoogleAdsSandboxServer
 from sandbox.linkedin.data import PostgresLinkedInData
@@ -18,6 +20,7 @@ class SandboxServices:
     google_ads: GoogleAdsSandboxServer
     linkedin: LinkedInSandboxServer
     meta: MetaSandboxServer
+    crm: CrmSandboxServer
 
     def client_env(self) -> dict[str, str]:
         """The variables that point our connectors (connectors.settings) at these servers."""
@@ -26,6 +29,7 @@ class SandboxServices:
             "BIZO_GOOGLE_ADS_CA_CERT_PATH": str(self.google_ads.ca_cert_path),
             "BIZO_LINKEDIN_BASE_URL": self.linkedin.base_url,
             "BIZO_META_BASE_URL": self.meta.base_url,
+            "BIZO_CRM_BASE_URL": self.crm.base_url,
             # The sandbox's report runs advance per status read, not per second.
             "BIZO_META_REPORT_POLL_SECONDS": "0.05",
         }
@@ -34,6 +38,7 @@ class SandboxServices:
         self.google_ads.stop()
         self.linkedin.stop()
         self.meta.stop()
+        self.crm.stop()
 
 
 def sandbox_tls_dir(home: Path) -> Path:
@@ -53,4 +58,5 @@ def start_sandbox_services(conninfo: str, home: Path, base_port: int = 0) -> San
     ).start()
     linkedin = LinkedInSandboxServer(PostgresLinkedInData(conninfo), port=port(1)).start()
     meta = MetaSandboxServer(PostgresMetaData(conninfo), port=port(2)).start()
-    return SandboxServices(google_ads=google_ads, linkedin=linkedin, meta=meta)
+    crm = CrmSandboxServer(PostgresCrmData(conninfo), port=port(3)).start()
+    return SandboxServices(google_ads=google_ads, linkedin=linkedin, meta=meta, crm=crm)

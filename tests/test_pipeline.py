@@ -14,7 +14,7 @@ import pytest
 from assets.partitions import partition_key
 from assets.resources import WarehouseResource
 from pipelines.definitions import defs
-from pipelines.jobs import INGESTED_PLATFORMS
+from pipelines.jobs import AD_PLATFORMS, INGESTED_PLATFORMS
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
 from tests.pipeline_window import END, WINDOW_START
 from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
@@ -77,7 +77,7 @@ def test_dbt_build_passes_its_tests_as_asset_checks(built):
     assert "marts/ad_performance_daily" in materialized
 
 
-@pytest.mark.parametrize("platform", INGESTED_PLATFORMS)
+@pytest.mark.parametrize("platform", AD_PLATFORMS)
 def test_mart_spend_equals_the_true_spend_to_the_cent(built, conn, platform):
     rows = conn.execute(
         """WITH mart AS (
@@ -140,3 +140,38 @@ def test_a_new_connection_adds_its_tenant_partition(instance, tenants, conn):
     finally:
         conn.execute("DELETE FROM app.tenants WHERE tenant_id = 'newco'")
         conn.commit()
+
+
+def test_every_source_loaded_clean(loaded, conn):
+    """Each raw table got rows for the window and nothing was quarantined."""
+    for table in (
+        "google_ads_ad_daily",
+        "meta_ad_insights_daily",
+        "meta_ads",
+        "linkedin_creative_daily",
+        "linkedin_creatives",
+        "crm_contacts",
+        "crm_companies",
+        "crm_deals",
+        "crm_deal_stages",
+    ):
+        (rows,) = conn.execute(
+            psycopg.sql.SQL("SELECT count(*) FROM raw.{}").format(psycopg.sql.Identifier(table))
+        ).fetchone()
+        assert rows > 0, table
+    assert conn.execute("SELECT count(*) FROM app.quarantine").fetchone() == (0,)
+
+
+def test_crm_contacts_are_the_leads_modified_in_the_window(loaded, conn):
+    (synced,) = conn.execute(
+        "SELECT count(DISTINCT (tenant_id, contact_id)) FROM raw.crm_contacts"
+    ).fetchone()
+    (modified,) = conn.execute(
+        """SELECT count(*) FROM sandbox.leads l
+           WHERE greatest(l.created_at, (SELECT max(h.entered_at) FROM sandbox.deals d
+                                         JOIN sandbox.deal_stage_history h USING (deal_id)
+                                         WHERE d.lead_id = l.lead_id))
+                 >= %s::date AND l.created_at < %s::date + 1""",
+        (WINDOW_START, END),
+    ).fetchone()
+    assert synced > 0 and synced <= modified
