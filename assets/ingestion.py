@@ -14,7 +14,7 @@ from assets.partitions import TenantWindow, tenant_windows
 from assets.resources import WarehouseResource
 from connectors.retry import CallStats
 from warehouse.control import Connection, active_connections
-from warehouse.loader import Slice, replace_slice, split_valid
+from warehouse.loader import Reject, Slice, replace_slice, split_valid
 
 QUARANTINE_RATE_LIMIT = 0.05  # above this share of rejected rows a partition's check fails
 
@@ -64,7 +64,17 @@ def within_window(
     return for_window
 
 
-Fetch = Callable[[Connection, TenantWindow, CallStats], Sequence[Any]]
+@dataclass(frozen=True)
+class Fetched:
+    """What a fetch returns when the source itself rejected some input (a file's broken
+    lines): the rows, the rejects, and fields the source sent that we do not know."""
+
+    rows: Sequence[Any]
+    rejects: Sequence[Reject] = ()
+    unknown_fields: frozenset[str] = frozenset()
+
+
+Fetch = Callable[[Connection | None, TenantWindow, CallStats], Sequence[Any] | Fetched]
 FetchTotals = Callable[[Connection, TenantWindow, CallStats], SourceTotals]
 
 
@@ -91,24 +101,38 @@ def ingest(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     *,
-    platform: str,
+    platform: str | None,
     table: RawTable,
     fetch: Fetch,
     fetch_totals: FetchTotals | None = None,
 ) -> dg.MaterializeResult:
-    """Load every tenant window of this run's partitions from every active connection."""
+    """Load every tenant window of this run's partitions from every active connection of
+    `platform` (or, for push sources such as landed files, once per window: platform None)."""
     started = time.monotonic()
     stats = CallStats()
     box = warehouse.credential_box()
     loaded = quarantined = accounts_seen = 0
     spend = Decimal(0)
     mismatches: list[str] = []
+    unknown: frozenset[str] = frozenset()
     windows = tenant_windows(context.partition_keys)
     for window in windows:
-        with warehouse.connect() as conn:
-            accounts = active_connections(conn, window.tenant_id, platform, box)
-        rows = [row for account in accounts for row in fetch(account, window, stats)]
-        good, bad = split_valid(rows, table.problems(window.start, window.end))
+        if platform is None:
+            accounts: list[Connection | None] = [None]
+        else:
+            with warehouse.connect() as conn:
+                accounts = list(active_connections(conn, window.tenant_id, platform, box))
+        rows: list[Any] = []
+        bad: list[Reject] = []
+        for account in accounts:
+            fetched = fetch(account, window, stats)
+            if not isinstance(fetched, Fetched):
+                fetched = Fetched(fetched)
+            rows += fetched.rows
+            bad += fetched.rejects
+            unknown |= fetched.unknown_fields
+        good, invalid = split_valid(rows, table.problems(window.start, window.end))
+        bad += invalid
         target = Slice("raw", table.name, window.tenant_id, window.start, window.end)
         with warehouse.connect() as conn:
             values = (tuple(getattr(row, column) for column in table.columns) for row in good)
@@ -158,6 +182,7 @@ def ingest(
         "retries": stats.retries,
         "retry_wait_seconds": round(stats.waited_seconds, 3),
         "duration_seconds": round(time.monotonic() - started, 3),
+        "unknown_fields": ", ".join(sorted(unknown)) or "none",
     }
     if table.spend is not None:
         metadata["spend_account_currency"] = float(spend)

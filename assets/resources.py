@@ -16,7 +16,7 @@ from connectors.settings import CrmSettings, GoogleAdsSettings, LinkedInSettings
 from warehouse import db
 from warehouse.control import Connection
 from warehouse.crypto import CredentialBox
-from warehouse.settings import get_settings
+from warehouse.settings import WarehouseSettings, get_settings
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -26,6 +26,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def connect(self) -> Iterator[psycopg.Connection]:
         with db.connect() as conn:
             yield conn
+
+    def settings(self) -> WarehouseSettings:
+        return get_settings()
 
     def credential_box(self) -> CredentialBox:
         return CredentialBox.from_settings(get_settings())

@@ -5,6 +5,7 @@ import dagster as dg
 from assets.crm import crm_companies, crm_contacts, crm_deal_stages, crm_deals
 from assets.dbt import bizo_dbt_models, dbt_resource
 from assets.google_ads import google_ads_ad_daily
+from assets.landing import crm_contact_exports, web_sessions
 from assets.linkedin import linkedin_creative_daily, linkedin_creatives
 from assets.meta import meta_ad_insights_daily, meta_ads
 from assets.resources import (
@@ -14,9 +15,9 @@ from assets.resources import (
     MetaResource,
     WarehouseResource,
 )
-from pipelines.jobs import dbt_build_job, ingestion_jobs
+from pipelines.jobs import dbt_build_job, ingestion_jobs, landing_job
 from pipelines.schedules import morning_schedules
-from pipelines.sensors import tenant_partitions_from_connections
+from pipelines.sensors import landing_files_sensor, tenant_partitions_from_connections
 
 defs = dg.Definitions(
     assets=[
@@ -29,6 +30,8 @@ defs = dg.Definitions(
         crm_companies,
         crm_deals,
         crm_deal_stages,
+        web_sessions,
+        crm_contact_exports,
         bizo_dbt_models,
         dg.AssetSpec(
             ["app", "tenants"],
@@ -37,9 +40,9 @@ defs = dg.Definitions(
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
     ],
-    jobs=[*ingestion_jobs.values(), dbt_build_job],
+    jobs=[*ingestion_jobs.values(), landing_job, dbt_build_job],
     schedules=morning_schedules,
-    sensors=[tenant_partitions_from_connections],
+    sensors=[tenant_partitions_from_connections, landing_files_sensor],
     resources={
         "warehouse": WarehouseResource(),
         "google_ads": GoogleAdsResource(),

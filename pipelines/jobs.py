@@ -22,6 +22,13 @@ def ingestion_job(platform: str):  # -> the unresolved asset job define_asset_jo
 ingestion_jobs = {platform: ingestion_job(platform) for platform in INGESTED_PLATFORMS}
 google_ads_job = ingestion_jobs["google_ads"]
 
+landing_job = dg.define_asset_job(
+    "landing_files",
+    selection=dg.AssetSelection.groups("landing"),
+    tags={"platform": "landing"},
+    description="Load landed files (web sessions, CRM exports) for the selected partitions.",
+)
+
 dbt_build_job = dg.define_asset_job(
     "dbt_build",
     selection=dg.AssetSelection.assets(bizo_dbt_models),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 # The machine's environment as it was, for tests that start `bizo` in a clean child process.
 ORIGINAL_ENVIRON = dict(os.environ)
@@ -12,8 +13,10 @@ ORIGINAL_ENVIRON = dict(os.environ)
 # Per process, so parallel runs on one machine do not drop each other's databases.
 os.environ.setdefault("BIZO_WAREHOUSE_DATABASE", f"bizo_test_{os.getpid()}")
 os.environ.setdefault("BIZO_DAGSTER_DATABASE", f"dagster_test_{os.getpid()}")
+os.environ.setdefault("BIZO_LANDING_DIR", f"/tmp/bizo-test-landing-{os.getpid()}")
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -25,7 +28,8 @@ from assets.partitions import range_tags, tenant_partitions
 from bizo.demo import connect_demo_accounts
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
-from pipelines.jobs import ingestion_jobs
+from pipelines.jobs import ingestion_jobs, landing_job
+from sandbox.landing import write_crm_exports, write_web_sessions
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import write_world
 from sandbox.world import generate_world
@@ -125,9 +129,25 @@ def instance(tenants: list[str], dagster_storage_url: str) -> Iterator[dg.Dagste
 
 
 @pytest.fixture(scope="session")
-def loaded(instance: dg.DagsterInstance, tenants: list[str]) -> list[str]:
-    """Two weeks per tenant through every ingestion job (one single-run backfill each)."""
-    for job in ingestion_jobs.values():
+def landed(world: str, tenants: list[str]) -> Iterator[Path]:
+    """The window's web sessions and CRM exports, written to the landing folder."""
+    landing = get_settings().landing_path
+    shutil.rmtree(landing, ignore_errors=True)
+    for tenant in tenants:
+        day = WINDOW_START
+        while day <= END:
+            write_web_sessions(world, landing, tenant, day)
+            write_crm_exports(world, landing, tenant, day)
+            day += timedelta(days=1)
+    yield landing
+    shutil.rmtree(landing, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def loaded(instance: dg.DagsterInstance, tenants: list[str], landed: Path) -> list[str]:
+    """Two weeks per tenant through every ingestion job and the landing job (one single-run
+    backfill per tenant each)."""
+    for job in [*ingestion_jobs.values(), landing_job]:
         for tenant in tenants:
             result = defs.resolve_job_def(job.name).execute_in_process(
                 instance=instance, run_config=QUIET, tags=range_tags(tenant, WINDOW_START, END)

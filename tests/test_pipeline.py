@@ -4,6 +4,8 @@ One small world is simulated, served by the Google Ads sandbox and loaded throug
 Dagster assets into the test warehouse; each test then checks one promise against it.
 """
 
+import os
+import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -175,3 +177,36 @@ def test_crm_contacts_are_the_leads_modified_in_the_window(loaded, conn):
         (WINDOW_START, END),
     ).fetchone()
     assert synced > 0 and synced <= modified
+
+
+def test_landed_sessions_load_exactly_the_worlds_sessions(loaded, conn):
+    loaded_count, truth_count = conn.execute(
+        """SELECT (SELECT count(*) FROM raw.web_sessions),
+                  (SELECT count(*) FROM sandbox.sessions s JOIN sandbox.tenants t USING (tenant_id)
+                   WHERE (s.started_at AT TIME ZONE t.time_zone)::date BETWEEN %s AND %s)""",
+        (WINDOW_START, END),
+    ).fetchone()
+    assert loaded_count == truth_count > 1000
+
+
+def test_the_landing_sensor_requests_changed_days_only(instance, landed, tenants):
+    an_hour_ago = time.time() - 3600
+    for path in landed.rglob("*.*"):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    sensor = defs.resolve_sensor_def("landing_files")
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": WarehouseResource()}
+    )
+    first = sensor(context)
+    starts = sorted(r.tags["dagster/asset_partition_range_start"] for r in first.run_requests)
+    assert starts == sorted(str(partition_key(t, WINDOW_START)) for t in tenants)
+    context = dg.build_sensor_context(
+        instance=instance, cursor=first.cursor, resources={"warehouse": WarehouseResource()}
+    )
+    assert sensor(context).run_requests == []  # nothing changed since
+    touched = landed / tenants[0] / "web" / f"sessions_{END}.jsonl"
+    touched.write_bytes(touched.read_bytes())
+    (request,) = sensor(context).run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == str(
+        partition_key(tenants[0], END)
+    )

@@ -80,6 +80,15 @@ def list_tenants(conn: psycopg.Connection) -> list[Tenant]:
     return [Tenant(*row) for row in rows]
 
 
+def tenant_time_zone(conn: psycopg.Connection, tenant_id: str) -> str:
+    row = conn.execute(
+        "SELECT time_zone FROM app.tenants WHERE tenant_id = %s", (tenant_id,)
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"unknown tenant {tenant_id!r}")
+    return row[0]
+
+
 def active_connections(
     conn: psycopg.Connection, tenant_id: str, platform: str, box: CredentialBox
 ) -> list[Connection]:

@@ -29,6 +29,13 @@ class WarehouseSettings(BaseSettings):
     # (the first encrypts, all decrypt). Unset on the embedded default, one is generated.
     secret_key: SecretStr | None = Field(default=None, alias="BIZO_SECRET_KEY", repr=False)
 
+    # Where CRM exports and web-session files land for the landing sensor to pick up.
+    landing_dir: Path | None = Field(default=None, alias="BIZO_LANDING_DIR")
+
+    @property
+    def landing_path(self) -> Path:
+        return self.landing_dir or self.bizo_home / "landing"
+
     @property
     def embedded(self) -> bool:
         return self.database_url is None
