@@ -354,7 +354,9 @@ def demo(
             export_environment(settings, services.client_env())
             step("Registering demo tenants")
             tenants = steps.register_tenants(progress.console, settings)
-            steps.load_history(progress.console, tenants, days, step)
+            step("Landing web sessions and CRM exports")
+            steps.land_files(settings, tenants, days)
+            steps.load_history(tenants, days, step)
             progress.update(task, description="Loaded", completed=1, total=1)
         elapsed = time.monotonic() - started
         console.print(f"[green]Loaded {days} days for {len(tenants)} tenants[/] in {elapsed:.0f}s")

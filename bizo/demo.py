@@ -12,6 +12,7 @@ from rich.table import Table
 
 # Platforms whose ingestion exists so far; the others arrive with issue 3.
 from pipelines.jobs import INGESTED_PLATFORMS
+from sandbox.landing import write_crm_exports, write_web_sessions
 from sandbox.onboarding import demo_accounts
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import read_world_meta, write_world
@@ -70,30 +71,42 @@ def register_tenants(console: Console, settings: WarehouseSettings) -> list[str]
     return tenants
 
 
-def load_history(
-    console: Console, tenants: list[str], days: int, step: Callable[[str], None]
-) -> None:
-    """Materialize the last `days` days per tenant (one single-run backfill each), then dbt."""
+def land_files(settings: WarehouseSettings, tenants: list[str], days: int) -> int:
+    """Play the tenants' websites and CRMs: drop each day's sessions and exports in the
+    landing folder, as a tag manager export or a CRM's scheduled export would."""
+    uri = db.warehouse_uri(settings)
+    end = default_end_date()
+    written = 0
+    for tenant in tenants:
+        for offset in range(days):
+            day = end - timedelta(days=offset)
+            write_web_sessions(uri, settings.landing_path, tenant, day)
+            write_crm_exports(uri, settings.landing_path, tenant, day)
+            written += 3
+    return written
+
+
+def load_history(tenants: list[str], days: int, step: Callable[[str], None]) -> None:
+    """Materialize the last `days` days per tenant and source (one single-run backfill
+    each, recorded in Dagster like any run), then build dbt."""
     import dagster as dg
 
     from assets.partitions import range_tags, tenant_partitions
     from pipelines.definitions import defs
-    from pipelines.jobs import QUIET_RUN_CONFIG
+    from pipelines.jobs import QUIET_RUN_CONFIG, ingestion_jobs, landing_job
 
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(tenant_partitions.name, tenants)
     end = default_end_date()
     start = end - timedelta(days=days - 1)
-    ingest = defs.resolve_job_def("google_ads_daily")
-    for tenant in tenants:
-        step(f"Google Ads {tenant} {start}..{end}")
-        result = ingest.execute_in_process(
-            instance=instance,
-            run_config=QUIET_RUN_CONFIG,
-            tags=range_tags(tenant, start, end),
-        )
-        if not result.success:
-            raise RuntimeError(f"loading Google Ads for {tenant} failed (see the Dagster UI)")
+    for job in [*ingestion_jobs.values(), landing_job]:
+        for tenant in tenants:
+            step(f"{job.name}: {tenant} {start}..{end}")
+            result = defs.resolve_job_def(job.name).execute_in_process(
+                instance=instance, run_config=QUIET_RUN_CONFIG, tags=range_tags(tenant, start, end)
+            )
+            if not result.success:
+                raise RuntimeError(f"{job.name} for {tenant} failed (see the Dagster UI)")
     step("dbt build")
     transform = defs.resolve_job_def("dbt_build")
     if not transform.execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG).success:
