@@ -15,9 +15,14 @@ from assets.resources import (
     MetaResource,
     WarehouseResource,
 )
-from pipelines.jobs import dbt_build_job, ingestion_jobs, landing_job
+from assets.webhooks import crm_webhook_leads
+from pipelines.jobs import dbt_build_job, ingestion_jobs, landing_job, webhook_job
 from pipelines.schedules import morning_schedules
-from pipelines.sensors import landing_files_sensor, tenant_partitions_from_connections
+from pipelines.sensors import (
+    landing_files_sensor,
+    lead_webhooks_sensor,
+    tenant_partitions_from_connections,
+)
 
 defs = dg.Definitions(
     assets=[
@@ -32,6 +37,7 @@ defs = dg.Definitions(
         crm_deal_stages,
         web_sessions,
         crm_contact_exports,
+        crm_webhook_leads,
         bizo_dbt_models,
         dg.AssetSpec(
             ["app", "tenants"],
@@ -40,9 +46,9 @@ defs = dg.Definitions(
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
     ],
-    jobs=[*ingestion_jobs.values(), landing_job, dbt_build_job],
+    jobs=[*ingestion_jobs.values(), landing_job, webhook_job, dbt_build_job],
     schedules=morning_schedules,
-    sensors=[tenant_partitions_from_connections, landing_files_sensor],
+    sensors=[tenant_partitions_from_connections, landing_files_sensor, lead_webhooks_sensor],
     resources={
         "warehouse": WarehouseResource(),
         "google_ads": GoogleAdsResource(),

@@ -29,6 +29,12 @@ landing_job = dg.define_asset_job(
     description="Load landed files (web sessions, CRM exports) for the selected partitions.",
 )
 
+webhook_job = dg.define_asset_job(
+    "lead_webhooks",
+    selection=dg.AssetSelection.assets(["raw", "crm_webhook_leads"]),
+    description="Process lead webhook events waiting in app.lead_webhook_events.",
+)
+
 dbt_build_job = dg.define_asset_job(
     "dbt_build",
     selection=dg.AssetSelection.assets(bizo_dbt_models),

@@ -8,9 +8,10 @@ import dagster as dg
 from assets.landing import landed_partitions
 from assets.partitions import partition_key, range_tags, tenant_partitions, tenant_windows
 from assets.resources import WarehouseResource
-from pipelines.jobs import ingestion_jobs, landing_job
+from pipelines.jobs import ingestion_jobs, landing_job, webhook_job
 from pipelines.schedules import morning_window
 from warehouse.control import connected_tenants
+from warehouse.webhooks import pending_webhooks
 
 
 @dg.sensor(
@@ -74,3 +75,20 @@ def landing_files_sensor(
     # The cursor trails the scan start a little, so a file written during the scan is seen
     # again next time (loads are idempotent, a second look costs nothing).
     return dg.SensorResult(run_requests=requests, cursor=str(scan_started - 1))
+
+
+@dg.sensor(
+    name="lead_webhooks",
+    job=webhook_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Processes lead webhook events as soon as some are waiting.",
+)
+def lead_webhooks_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+) -> dg.SensorResult:
+    with warehouse.connect() as conn:
+        count, newest = pending_webhooks(conn)
+    if not count:
+        return dg.SensorResult(skip_reason="no webhook events waiting")
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"webhooks-through-{newest}")])

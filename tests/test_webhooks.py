@@ -4,9 +4,13 @@ import json
 import time
 from collections.abc import Iterator
 
+import dagster as dg
 import pytest
 from fastapi.testclient import TestClient
 
+from assets.resources import WarehouseResource
+from pipelines.definitions import defs
+from pipelines.jobs import QUIET_RUN_CONFIG
 from serving_api.app import create_app
 from serving_api.routers.webhooks import signature
 from serving_api.settings import get_api_settings
@@ -103,3 +107,26 @@ def test_malformed_payloads(client, tenant, body, status):
 
 def test_unknown_tenant_is_404(client):
     assert _post(client, "nobody-here", json.dumps(LEAD).encode()).status_code == 404
+
+
+def test_the_sensor_and_job_turn_events_into_leads_once(client, tenant, conn, instance):
+    for email in ("bo@birch.example", "not-an-email"):
+        assert (
+            _post(client, tenant, json.dumps({**LEAD, "email": email}).encode()).status_code == 202
+        )
+    sensor = defs.resolve_sensor_def("lead_webhooks")
+    context = dg.build_sensor_context(
+        instance=instance, resources={"warehouse": WarehouseResource()}
+    )
+    (request,) = sensor(context).run_requests
+    job = defs.resolve_job_def("lead_webhooks")
+    assert job.execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG).success
+    assert sensor(context).run_requests == []  # nothing waits any more
+    assert job.execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG).success
+    emails = [row[0] for row in conn.execute("SELECT email FROM raw.crm_webhook_leads")]
+    assert emails.count("bo@birch.example") == 1
+    (reason,) = conn.execute(
+        "SELECT reason FROM app.quarantine WHERE source = 'crm_webhook_leads'"
+    ).fetchone()
+    assert "not-an-email" in reason
+    assert request.run_key.startswith("webhooks-through-")
