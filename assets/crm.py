@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import dagster as dg
 
-from assets.ingestion import RawTable, ingest, ingestion_checks, within_window
+from assets.ingestion import Fetched, RawTable, ingest, ingestion_checks, within_window
 from assets.partitions import TenantWindow, daily_tenant_partitions
 from assets.resources import CrmResource, WarehouseResource
 from connectors.crm.client import CrmCompanyRow, CrmContactRow, CrmDealRow, CrmDealStageRow
@@ -51,9 +51,16 @@ def crm_asset(table: RawTable, fetch_rows, description: str):  # -> an asset def
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource
     ) -> dg.MaterializeResult:
-        def fetch(account: Connection, window: TenantWindow, stats: CallStats) -> list:
+        def fetch(account: Connection, window: TenantWindow, stats: CallStats) -> Fetched:
             with crm.connector(account, stats) as connector:
-                return fetch_rows(connector, *modified_between(window))
+                rows = fetch_rows(connector, *modified_between(window))
+                # New properties the CRM started sending are tolerated, and reported.
+                unknown = {
+                    f"{object_type}.{name}"
+                    for object_type, names in connector.unknown_properties.items()
+                    for name in names
+                }
+            return Fetched(rows, unknown_fields=frozenset(unknown))
 
         return ingest(context, warehouse, platform="crm", table=table, fetch=fetch)
 

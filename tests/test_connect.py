@@ -4,6 +4,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bizo.cli import app
+from sandbox.onboarding import demo_accounts
 from warehouse.control import Connection, active_connections
 from warehouse.crypto import CredentialBox, SecretsUnavailable
 from warehouse.settings import WarehouseSettings, get_settings
@@ -120,3 +121,34 @@ def test_keys_rotate_and_a_wrong_key_is_a_clear_error(tmp_path):
         .count("s3cret")
         == 0
     )
+
+
+@pytest.mark.parametrize("platform", ["meta", "linkedin", "crm"])
+def test_connection_tests_reach_every_platform(sandbox, conn, platform):
+    account = demo_accounts(conn, (platform,))[0]
+    token = account.credentials["access_token"]
+    args = [
+        "connect",
+        "probeco",
+        "--platform",
+        platform,
+        "--account",
+        account.account_id,
+        "--credential",
+        f"access_token={token}",
+        "--name",
+        "ProbeCo",
+        "--currency",
+        "USD",
+        "--time-zone",
+        "UTC",
+        "--test",
+    ]
+    try:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "ok:" in result.output
+        wrong = [*args[:6], "--credential", "access_token=wrong-token", *args[8:]]
+        assert runner.invoke(app, wrong).exit_code == 1
+    finally:
+        _cleanup(conn, "probeco")
