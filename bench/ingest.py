@@ -12,8 +12,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import astuple
-from datetime import date, timedelta
+import time
+import warnings
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import psycopg
@@ -74,50 +75,81 @@ def loader_vs_copy(uri: str, rows: list[tuple]) -> float:
 
 
 def end_to_end(uri: str, profile: str) -> None:
-    from sandbox.google_ads.data import PostgresGoogleAdsData
-    from sandbox.google_ads.server import GoogleAdsSandboxServer
-    from sandbox.services import sandbox_tls_dir
+    """Every source from its sandbox through the same resources, validation and loader the
+    assets use, over the whole simulated period."""
+    import os
+
+    from assets.crm import CONTACTS
+    from assets.google_ads import AD_DAILY
+    from assets.linkedin import CREATIVE_DAILY
+    from assets.meta import INSIGHTS_DAILY
+    from assets.resources import CrmResource, GoogleAdsResource, LinkedInResource, MetaResource
+    from bizo.demo import connect_demo_accounts
+    from sandbox.services import start_sandbox_services
     from sandbox.store import write_world
     from sandbox.world import generate_world
+    from warehouse.control import active_connections
+    from warehouse.crypto import CredentialBox
+    from warehouse.loader import split_valid
     from warehouse.settings import get_settings
 
+    settings = get_settings()
+    box = CredentialBox.from_settings(settings)
     with timed(f"simulate + store the {profile} world"):
         world = generate_world(profile, seed=7, end=date(2026, 6, 30))
         with psycopg.connect(uri) as conn:
             write_world(conn, world)
-    from connectors.google_ads.client import AdDailyRow, GoogleAdsConnector
-    from connectors.google_ads.validation import ad_daily_problems
-    from warehouse.loader import split_valid
-
-    accounts = [r for r in world.tables["ad_accounts"] if r[0] == "google_ads"]
-    columns = tuple(AdDailyRow.__dataclass_fields__)
-    with GoogleAdsSandboxServer(
-        PostgresGoogleAdsData(uri), tls_dir=sandbox_tls_dir(get_settings().bizo_home)
-    ) as server:
-
-        def load_google() -> int:
+            tenants = connect_demo_accounts(conn, box)
+    services = start_sandbox_services(uri, settings.bizo_home)
+    os.environ.update(services.client_env())
+    since = datetime.combine(world.start, datetime.min.time(), tzinfo=UTC)
+    before = datetime.combine(world.end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    sources = {
+        "google_ads": (
+            AD_DAILY,
+            lambda c, a: c.fetch_ad_daily(a.account_id, world.start, world.end),
+            GoogleAdsResource(),
+        ),
+        "meta": (
+            INSIGHTS_DAILY,
+            lambda c, a: c.fetch_ad_insights_daily(a.account_id, world.start, world.end),
+            MetaResource(),
+        ),
+        "linkedin": (
+            CREATIVE_DAILY,
+            lambda c, a: c.fetch_creative_analytics_daily(a.account_id, world.start, world.end),
+            LinkedInResource(),
+        ),
+        "crm": (CONTACTS, lambda c, a: c.fetch_contacts(since, before), CrmResource()),
+    }
+    try:
+        for platform, (table, fetch, resource) in sources.items():
+            started = time.perf_counter()
             total = 0
-            for _platform, account_id, tenant_id, *_ in accounts:
-                with GoogleAdsConnector(
-                    developer_token="sandbox-developer-token",
-                    access_token="bench",
-                    endpoint=server.endpoint,
-                    ca_cert_path=server.ca_cert_path,
-                ) as connector:
-                    rows = connector.fetch_ad_daily(account_id, world.start, world.end)
-                good, bad = split_valid(rows, ad_daily_problems(world.start, world.end))
+            for tenant in tenants:
                 with psycopg.connect(uri) as conn:
-                    target = Slice("raw", "google_ads_ad_daily", tenant_id, world.start, world.end)
-                    total += replace_slice(
-                        conn, target, columns, map(astuple, good), bad
-                    ).rows_loaded
-            return total
-
-        seconds, rows = best_of(1, load_google)
-    print(f"  google_ads  {rows:>9,} rows in {seconds:6.1f}s = {rows / seconds:>10,.0f} rows/s")
+                    accounts = active_connections(conn, tenant, platform, box)
+                rows = []
+                for account in accounts:
+                    with resource.connector(account) as connector:
+                        rows += fetch(connector, account)
+                good, bad = split_valid(rows, table.problems(world.start, world.end))
+                values = (tuple(getattr(r, c) for c in table.columns) for r in good)
+                target = Slice("raw", table.name, tenant, world.start, world.end)
+                with psycopg.connect(uri) as conn:
+                    total += replace_slice(conn, target, table.columns, values, bad).rows_loaded
+            seconds = time.perf_counter() - started
+            print(
+                f"  {platform:<11} {total:>9,} rows in {seconds:6.1f}s = "
+                f"{total / seconds:>9,.0f} rows/s",
+                flush=True,
+            )
+    finally:
+        services.stop()
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", message="Parameter `backfill_policy`")  # dagster beta note
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="medium")
     parser.add_argument("--rows", type=int, default=300_000)
