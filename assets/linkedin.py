@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from assets.ingestion import RawTable, ingest, ingestion_checks
+from assets.ingestion import RawTable, SourceTotals, ingest, ingestion_checks
 from assets.partitions import TenantWindow, daily_tenant_partitions
 from assets.resources import LinkedInResource, WarehouseResource
 from connectors.linkedin.client import LinkedInCreativeDailyRow, LinkedInCreativeRow
@@ -34,7 +34,7 @@ _COMMON = {
 
 @dg.asset(
     key=CREATIVE_DAILY.key,
-    check_specs=ingestion_checks(CREATIVE_DAILY, reconciles=False),
+    check_specs=ingestion_checks(CREATIVE_DAILY, reconciles=True),
     description="Creative × day adAnalytics (pivot CREATIVE, DAILY) for every connected ad "
     "account; cost in the account currency, exact.",
     **_COMMON,
@@ -48,7 +48,21 @@ def linkedin_creative_daily(
                 account.account_id, window.start, window.end
             )
 
-    return ingest(context, warehouse, platform="linkedin", table=CREATIVE_DAILY, fetch=fetch)
+    def totals(account: Connection, window: TenantWindow, stats: CallStats) -> SourceTotals:
+        with linkedin.connector(account, stats) as connector:
+            cost, clicks = connector.fetch_account_totals(
+                account.account_id, window.start, window.end
+            )
+        return SourceTotals(cost, clicks)
+
+    return ingest(
+        context,
+        warehouse,
+        platform="linkedin",
+        table=CREATIVE_DAILY,
+        fetch=fetch,
+        fetch_totals=totals,
+    )
 
 
 @dg.asset(

@@ -13,7 +13,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from assets.partitions import partition_key
+from assets.partitions import partition_key, range_tags
 from assets.resources import WarehouseResource
 from pipelines.definitions import defs
 from pipelines.jobs import AD_PLATFORMS, INGESTED_PLATFORMS
@@ -222,3 +222,17 @@ def test_the_landing_sensor_requests_changed_days_only(instance, landed, tenants
     assert request.tags["dagster/asset_partition_range_start"] == str(
         partition_key(tenants[0], END)
     )
+
+
+@pytest.mark.parametrize("platform", AD_PLATFORMS)
+def test_loads_reconcile_with_the_platforms_own_totals(instance, tenants, platform):
+    result = defs.resolve_job_def(f"{platform}_daily").execute_in_process(
+        instance=instance, run_config=QUIET, tags=range_tags(tenants[0], WINDOW_START, END)
+    )
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["matches_source_totals"].passed
+    assert checks["quarantine_rate"].passed
+    (materialization, *_) = result.get_asset_materialization_events()
+    metadata = materialization.materialization.metadata
+    assert metadata["api_calls"].value >= 2  # the rows and the totals
+    assert metadata["dagster/row_count"].value > 0

@@ -378,6 +378,24 @@ class LinkedInConnector:
                 raise LinkedInApiError(200, "PAGING_LOOP", f"{path} repeated page token {token}")
             seen.add(token)
 
+    def fetch_account_totals(self, account_id: str, start: date, end: date) -> tuple[Decimal, int]:
+        """Cost and clicks of the whole account over the window (pivot ACCOUNT, granularity
+        ALL): LinkedIn's own totals, to reconcile the creative-level rows against."""
+        account_id = normalize_account_id(account_id)
+        elements = self.get(
+            "/rest/adAnalytics",
+            [
+                ("q", "analytics"),
+                ("pivot", "ACCOUNT"),
+                ("timeGranularity", "ALL"),
+                ("dateRange", restli_date_range(start, end)),
+                ("accounts", restli_list([f"urn:li:sponsoredAccount:{account_id}"])),
+                ("fields", "costInLocalCurrency,clicks,pivotValues"),
+            ],
+        ).get("elements", [])
+        cost = sum((_decimal(e.get("costInLocalCurrency", "0")) for e in elements), Decimal(0))
+        return cost, sum(int(e.get("clicks", 0)) for e in elements)
+
     def _analytics(self, account_id: str, start: date, end: date) -> list[dict[str, Any]]:
         """Creative × day analytics; a window whose answer hits the element cap (and so may
         be cut short) is split in two and fetched again."""
