@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,7 +19,13 @@ from google.oauth2.credentials import Credentials
 
 from connectors.google_ads import AdDailyRow, GoogleAdsApiError, GoogleAdsConnector, to_api_error
 from connectors.google_ads.client import SSL_ROOTS_ENV, trust_certificate
-from connectors.retry import Retryable, RetryExhausted, RetryPolicy, call_with_retry
+from connectors.retry import (
+    CircuitBreaker,
+    Retryable,
+    RetryExhausted,
+    RetryPolicy,
+    call_with_retry,
+)
 from sandbox.google_ads import (
     GoogleAdsSandboxServer,
     InMemoryGoogleAdsData,
@@ -477,3 +483,33 @@ def test_a_second_certificate_after_connecting_is_refused(server, tmp_path):
     other = ensure_self_signed_cert(tmp_path).cert_path
     with pytest.raises(RuntimeError, match="already read its trust roots"):
         trust_certificate(other)
+
+
+def test_random_faults_change_nothing_in_a_load(world, google_ads_tls_dir):
+    """With about 20% of calls failing (quota, INTERNAL, dropped, slow), day-by-day loads of
+    a month return exactly the rows of a fault-free load."""
+    with psycopg.connect(world) as conn:
+        (account,) = conn.execute(
+            "SELECT account_id FROM sandbox.ad_accounts WHERE platform = 'google_ads' LIMIT 1"
+        ).fetchone()
+    days = [date(2026, 6, 1) + timedelta(days=i) for i in range(30)]
+    with GoogleAdsSandboxServer(PostgresGoogleAdsData(world), tls_dir=google_ads_tls_dir) as server:
+
+        def load() -> list:
+            waits: list[float] = []
+            with GoogleAdsConnector(
+                developer_token=TOKEN,
+                access_token="sandbox-access-token",
+                endpoint=server.endpoint,
+                ca_cert_path=server.ca_cert_path,
+                sleep=waits.append,
+                breaker=CircuitBreaker("google_ads-test", failure_threshold=50),
+            ) as connector:
+                rows = [r for day in days for r in connector.fetch_ad_daily(account, day, day)]
+            return rows, connector.stats
+
+        clean, clean_stats = load()
+        server.fail_randomly(0.2, seed=11, slow_seconds=0.05)
+        faulty, faulty_stats = load()
+    assert faulty == clean and len(clean) > 100
+    assert clean_stats.retries == 0 and faulty_stats.retries >= 3

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
@@ -33,6 +34,7 @@ from google.rpc import status_pb2
 from sandbox.google_ads import gaql
 from sandbox.google_ads.data import GoogleAdsData
 from sandbox.google_ads.tls import ensure_self_signed_cert
+from sandbox.http import FaultPlan
 
 API_VERSION = "v26"
 SERVICE_NAME = f"google.ads.googleads.{API_VERSION}.services.GoogleAdsService"
@@ -135,6 +137,7 @@ class GoogleAdsSandboxServer:
         self._port: int | None = None
         self._lock = threading.Lock()
         self._faults: list[_QuotaFault] = []
+        self._random_faults = FaultPlan()
         self._calls: list[CallRecord] = []
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -328,6 +331,7 @@ class GoogleAdsSandboxServer:
                 f"login-customer-id must be 10 digits without dashes, got {login!r}.",
             )
         self._take_quota_fault()
+        self._take_random_fault(context)
         if not _CUSTOMER_ID.fullmatch(customer_id):
             raise ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -335,6 +339,31 @@ class GoogleAdsSandboxServer:
                 "INVALID_CUSTOMER_ID",
                 f"Customer ID must be 10 digits without dashes, got {customer_id!r}.",
             )
+
+    def fail_randomly(self, rate: float, seed: int = 0, slow_seconds: float = 0.2) -> None:
+        """Fail about `rate` of the calls from now on, as the real API does on a bad day:
+        quota errors with a retry delay, INTERNAL errors, UNAVAILABLE (a dropped connection)
+        and slow answers. Seeded, so a test sees the same faults every run."""
+        with self._lock:
+            self._random_faults = FaultPlan(rate=rate, seed=seed, slow_seconds=slow_seconds)
+
+    def _take_random_fault(self, context: grpc.ServicerContext) -> None:
+        with self._lock:
+            fault = self._random_faults.next_fault()
+        if fault == "slow":
+            time.sleep(self._random_faults.slow_seconds)
+        elif fault == "throttle":
+            raise ApiError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "quota_error",
+                "RESOURCE_TEMPORARILY_EXHAUSTED",
+                "Too many requests. Retry in 1 seconds.",
+                retry_delay=timedelta(seconds=1),
+            )
+        elif fault == "server_error":
+            context.abort(grpc.StatusCode.INTERNAL, "Internal error encountered.")
+        elif fault == "drop":
+            context.abort(grpc.StatusCode.UNAVAILABLE, "Connection reset by peer")
 
     def _take_quota_fault(self) -> None:
         with self._lock:
