@@ -18,6 +18,7 @@ from assets.resources import WarehouseResource
 from pipelines.definitions import defs
 from pipelines.jobs import AD_PLATFORMS, INGESTED_PLATFORMS
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
+from sandbox.landing import write_web_sessions
 from tests.pipeline_window import END, WINDOW_START
 from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
 from warehouse.crypto import CredentialBox
@@ -236,3 +237,47 @@ def test_loads_reconcile_with_the_platforms_own_totals(instance, tenants, platfo
     metadata = materialization.materialization.metadata
     assert metadata["api_calls"].value >= 2  # the rows and the totals
     assert metadata["dagster/row_count"].value > 0
+
+
+def test_a_damaged_file_quarantines_its_bad_lines_and_fails_the_rate_check(
+    instance, loaded, landed, tenants, world, conn
+):
+    tenant = tenants[0]
+    path = landed / tenant / "web" / f"sessions_{END}.jsonl"
+    lines = path.read_bytes().splitlines()
+    damaged = [b"{not json" if i % 4 == 0 else line for i, line in enumerate(lines)]
+    path.write_bytes(b"\n".join(damaged) + b"\n")
+    job = defs.resolve_job_def("landing_files")
+    try:
+        result = job.execute_in_process(
+            instance=instance, run_config=QUIET, tags=range_tags(tenant, END, END)
+        )
+        assert result.success  # good lines still load; the check, not the run, fails
+        checks = {
+            c.check_name: c
+            for c in result.get_asset_check_evaluations()
+            if c.asset_key.path[-1] == "web_sessions"
+        }
+        assert not checks["quarantine_rate"].passed
+        (loaded_rows,) = conn.execute(
+            "SELECT count(*) FROM raw.web_sessions WHERE tenant_id = %s AND date = %s",
+            (tenant, END),
+        ).fetchone()
+        assert loaded_rows == len(lines) - len(range(0, len(lines), 4))
+        reasons = conn.execute(
+            """SELECT reason, payload FROM app.quarantine
+               WHERE source = 'web_sessions' AND tenant_id = %s""",
+            (tenant,),
+        ).fetchall()
+        assert len(reasons) == len(range(0, len(lines), 4))
+        assert all("{not json" in str(payload) for _, payload in reasons)
+    finally:
+        write_web_sessions(world, landed, tenant, END)
+        assert job.execute_in_process(
+            instance=instance, run_config=QUIET, tags=range_tags(tenant, END, END)
+        ).success
+    (left,) = conn.execute(
+        "SELECT count(*) FROM app.quarantine WHERE source = 'web_sessions' AND tenant_id = %s",
+        (tenant,),
+    ).fetchone()
+    assert left == 0  # the clean re-run superseded the rejects of its slice
