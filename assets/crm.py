@@ -5,6 +5,7 @@ the latest version of each object. The morning lookback re-syncs recent days, so
 changes land too.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
 import dagster as dg
@@ -12,7 +13,13 @@ import dagster as dg
 from assets.ingestion import Fetched, RawTable, ingest, ingestion_checks, within_window
 from assets.partitions import TenantWindow, daily_tenant_partitions
 from assets.resources import CrmResource, WarehouseResource
-from connectors.crm.client import CrmCompanyRow, CrmContactRow, CrmDealRow, CrmDealStageRow
+from connectors.crm.client import (
+    CrmCompanyRow,
+    CrmConnector,
+    CrmContactRow,
+    CrmDealRow,
+    CrmDealStageRow,
+)
 from connectors.crm.validation import (
     company_problems,
     contact_problems,
@@ -34,7 +41,11 @@ def modified_between(window: TenantWindow) -> tuple[datetime, datetime]:
     return start, datetime.combine(window.end + timedelta(days=1), time.min, tzinfo=UTC)
 
 
-def crm_asset(table: RawTable, fetch_rows, description: str):  # -> an asset definition
+def crm_asset(
+    table: RawTable,
+    fetch_rows: Callable[[CrmConnector, datetime, datetime], list],
+    description: str,
+) -> dg.AssetsDefinition:
     """One CRM object type as an asset: the same partitions, checks and ingestion for each."""
 
     @dg.asset(

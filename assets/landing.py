@@ -40,7 +40,7 @@ def landed_files(landing: Path, tenant_id: str, table: str, window: TenantWindow
     return [path for path in found if path.suffix in (".jsonl", ".csv", ".json")]
 
 
-def landing_asset(table: RawTable, description: str):  # -> an asset definition
+def landing_asset(table: RawTable, description: str) -> dg.AssetsDefinition:
     @dg.asset(
         key=table.key,
         partitions_def=daily_tenant_partitions,

@@ -8,7 +8,7 @@ from warehouse.webhooks import process_pending_webhooks
 
 @dg.asset(
     key=["raw", "crm_webhook_leads"],
-    group_name="crm",
+    group_name="webhooks",
     kinds={"python", "postgres"},
     owners=["team:data-platform"],
     tags={"platform": "crm"},

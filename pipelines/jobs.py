@@ -10,7 +10,8 @@ AD_PLATFORMS = ("google_ads", "meta", "linkedin")
 INGESTED_PLATFORMS = (*AD_PLATFORMS, "crm")
 
 
-def ingestion_job(platform: str):  # -> the unresolved asset job define_asset_job makes
+def ingestion_job(platform: str):
+    """The platform's raw assets (its asset group) as one job, tagged with the platform."""
     return dg.define_asset_job(
         f"{platform}_daily",
         selection=dg.AssetSelection.groups(platform),
@@ -20,7 +21,6 @@ def ingestion_job(platform: str):  # -> the unresolved asset job define_asset_jo
 
 
 ingestion_jobs = {platform: ingestion_job(platform) for platform in INGESTED_PLATFORMS}
-google_ads_job = ingestion_jobs["google_ads"]
 
 landing_job = dg.define_asset_job(
     "landing_files",

@@ -17,7 +17,7 @@ def morning_window(scheduled: date) -> tuple[date, date]:
     return yesterday - timedelta(days=LOOKBACK_DAYS), yesterday
 
 
-def morning_schedule(platform: str, job) -> dg.ScheduleDefinition:  # job: from ingestion_job()
+def morning_schedule(platform: str, job: object) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=f"{platform}_morning",
         job=job,
