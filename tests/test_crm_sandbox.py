@@ -477,6 +477,8 @@ def test_a_sync_loads_into_day_slices_idempotently(server, truth, conn):
         (tenant, deal.deal_id),
     ).fetchone()
     assert stored == (deal.amount, deal.deal_stage, deal.last_modified_at)
+    # Leave the session's shared warehouse as the pipeline fixtures load it.
+    conn.rollback()
 
 
 # -- the API's shapes on hand-made records -------------------------------------------------------

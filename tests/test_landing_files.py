@@ -356,6 +356,8 @@ def test_loading_landed_rows_twice_leaves_one_copy(landed, tenant, conn):
     ).fetchone()
     assert stored == (sessions.rows[0].started_at, sessions.rows[0].utm_campaign)
     assert stored[0].astimezone(UTC).tzinfo is UTC
+    # Leave the session's shared warehouse as the pipeline fixtures load it.
+    conn.rollback()
 
 
 @pytest.mark.parametrize(
