@@ -10,8 +10,8 @@ from datetime import UTC, datetime, time, timedelta
 
 import dagster as dg
 
-from assets.ingestion import Fetched, RawTable, ingest, ingestion_checks, within_window
-from assets.partitions import TenantWindow, daily_tenant_partitions
+from assets.ingestion import Fetched, RawTable, ingest, raw_asset, within_window
+from assets.partitions import TenantWindow
 from assets.resources import CrmResource, WarehouseResource
 from connectors.crm.client import (
     CrmCompanyRow,
@@ -48,17 +48,7 @@ def crm_asset(
 ) -> dg.AssetsDefinition:
     """One CRM object type as an asset: the same partitions, checks and ingestion for each."""
 
-    @dg.asset(
-        key=table.key,
-        partitions_def=daily_tenant_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=ingestion_checks(table, reconciles=False),
-        group_name="crm",
-        kinds={"python", "postgres"},
-        owners=["team:data-platform"],
-        tags={"platform": "crm"},
-        description=description,
-    )
+    @raw_asset(table, platform="crm", description=description)
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource
     ) -> dg.MaterializeResult:

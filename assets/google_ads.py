@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from assets.ingestion import RawTable, SourceTotals, ingest, ingestion_checks
-from assets.partitions import TenantWindow, daily_tenant_partitions
+from assets.ingestion import RawTable, SourceTotals, ingest, raw_asset
+from assets.partitions import TenantWindow
 from assets.resources import GoogleAdsResource, WarehouseResource
 from connectors.google_ads.client import AdDailyRow
 from connectors.google_ads.validation import ad_daily_problems
@@ -19,15 +19,10 @@ AD_DAILY = RawTable(
 )
 
 
-@dg.asset(
-    key=AD_DAILY.key,
-    partitions_def=daily_tenant_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=ingestion_checks(AD_DAILY, reconciles=True),
-    group_name="google_ads",
-    kinds={"python", "postgres"},
-    owners=["team:data-platform"],
-    tags={"platform": "google_ads"},
+@raw_asset(
+    AD_DAILY,
+    platform="google_ads",
+    reconciles=True,
     description=(
         "Ad × day metrics and attributes from the Google Ads API (SearchStream, FROM "
         "ad_group_ad) for every connected customer of the tenant; replaces the partition's "

@@ -10,7 +10,7 @@ from typing import Any
 
 import dagster as dg
 
-from assets.partitions import TenantWindow, tenant_windows
+from assets.partitions import TenantWindow, daily_tenant_partitions, tenant_windows
 from assets.resources import WarehouseResource
 from connectors.retry import CallStats
 from warehouse.control import Connection, active_connections
@@ -95,6 +95,24 @@ def ingestion_checks(table: RawTable, reconciles: bool) -> list[dg.AssetCheckSpe
             )
         )
     return specs
+
+
+def raw_asset(
+    table: RawTable, *, platform: str, description: str, reconciles: bool = False
+) -> Callable[[Callable[..., dg.MaterializeResult]], dg.AssetsDefinition]:
+    """The decorator every ingestion asset wears: day × tenant partitions loaded as
+    single-run backfills, the ingestion checks, and the platform as group and run tag."""
+    return dg.asset(
+        key=table.key,
+        partitions_def=daily_tenant_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        check_specs=ingestion_checks(table, reconciles=reconciles),
+        group_name=platform,
+        kinds={"python", "postgres"},
+        owners=["team:data-platform"],
+        tags={"platform": platform},
+        description=description,
+    )
 
 
 def ingest(

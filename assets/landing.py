@@ -11,8 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.ingestion import Fetched, RawTable, ingest, ingestion_checks, within_window
-from assets.partitions import TenantWindow, daily_tenant_partitions
+from assets.ingestion import Fetched, RawTable, ingest, raw_asset, within_window
+from assets.partitions import TenantWindow
 from assets.resources import WarehouseResource
 from connectors.crm.files import CrmContactExportRow, WebSessionRow, parse_landed_file
 from connectors.crm.validation import contact_export_problems, web_session_problems
@@ -41,17 +41,7 @@ def landed_files(landing: Path, tenant_id: str, table: str, window: TenantWindow
 
 
 def landing_asset(table: RawTable, description: str) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=table.key,
-        partitions_def=daily_tenant_partitions,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        check_specs=ingestion_checks(table, reconciles=False),
-        group_name="landing",
-        kinds={"python", "postgres"},
-        owners=["team:data-platform"],
-        tags={"platform": "landing"},
-        description=description,
-    )
+    @raw_asset(table, platform="landing", description=description)
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:

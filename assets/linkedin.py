@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from assets.ingestion import RawTable, SourceTotals, ingest, ingestion_checks
-from assets.partitions import TenantWindow, daily_tenant_partitions
+from assets.ingestion import RawTable, SourceTotals, ingest, raw_asset
+from assets.partitions import TenantWindow
 from assets.resources import LinkedInResource, WarehouseResource
 from connectors.linkedin.client import LinkedInCreativeDailyRow, LinkedInCreativeRow
 from connectors.linkedin.validation import creative_daily_problems, creative_problems
@@ -22,22 +22,13 @@ CREATIVES = RawTable(
     "linkedin_creatives", LinkedInCreativeRow, lambda start, end: creative_problems(end)
 )
 
-_COMMON = {
-    "partitions_def": daily_tenant_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-    "group_name": "linkedin",
-    "kinds": {"python", "postgres"},
-    "owners": ["team:data-platform"],
-    "tags": {"platform": "linkedin"},
-}
 
-
-@dg.asset(
-    key=CREATIVE_DAILY.key,
-    check_specs=ingestion_checks(CREATIVE_DAILY, reconciles=True),
+@raw_asset(
+    CREATIVE_DAILY,
+    platform="linkedin",
+    reconciles=True,
     description="Creative × day adAnalytics (pivot CREATIVE, DAILY) for every connected ad "
-    "account; cost in the account currency, exact.",
-    **_COMMON,
+    "account; cost in the account currency, exact; reconciled with account-level analytics.",
 )
 def linkedin_creative_daily(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, linkedin: LinkedInResource
@@ -65,12 +56,11 @@ def linkedin_creative_daily(
     )
 
 
-@dg.asset(
-    key=CREATIVES.key,
-    check_specs=ingestion_checks(CREATIVES, reconciles=False),
+@raw_asset(
+    CREATIVES,
+    platform="linkedin",
     description="Creatives with their campaign, campaign group and daily budget, as of the "
     "window's last day (text ads: headline, description, landing URL with UTMs).",
-    **_COMMON,
 )
 def linkedin_creatives(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, linkedin: LinkedInResource

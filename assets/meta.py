@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from assets.ingestion import RawTable, SourceTotals, ingest, ingestion_checks
-from assets.partitions import TenantWindow, daily_tenant_partitions
+from assets.ingestion import RawTable, SourceTotals, ingest, raw_asset
+from assets.partitions import TenantWindow
 from assets.resources import MetaResource, WarehouseResource
 from connectors.meta.client import MetaAdDailyRow, MetaAdRow
 from connectors.meta.validation import ad_daily_problems, ad_problems
@@ -21,22 +21,13 @@ INSIGHTS_DAILY = RawTable(
 # A snapshot of attributes (names, ad set budgets, creatives) taken for the window's last day.
 ADS = RawTable("meta_ads", MetaAdRow, ad_problems)
 
-_COMMON = {
-    "partitions_def": daily_tenant_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-    "group_name": "meta",
-    "kinds": {"python", "postgres"},
-    "owners": ["team:data-platform"],
-    "tags": {"platform": "meta"},
-}
 
-
-@dg.asset(
-    key=INSIGHTS_DAILY.key,
-    check_specs=ingestion_checks(INSIGHTS_DAILY, reconciles=True),
+@raw_asset(
+    INSIGHTS_DAILY,
+    platform="meta",
+    reconciles=True,
     description="Ad × day insights (level=ad, time_increment=1; async report runs for long "
     "windows) for every connected ad account; spend exact, leads = pixel leads.",
-    **_COMMON,
 )
 def meta_ad_insights_daily(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, meta: MetaResource
@@ -55,12 +46,11 @@ def meta_ad_insights_daily(
     )
 
 
-@dg.asset(
-    key=ADS.key,
-    check_specs=ingestion_checks(ADS, reconciles=False),
+@raw_asset(
+    ADS,
+    platform="meta",
     description="Ads with ad set (daily budget), campaign and creative (title, body, link, "
     "url_tags), as of the window's last day.",
-    **_COMMON,
 )
 def meta_ads(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, meta: MetaResource

@@ -266,8 +266,8 @@ def test_a_damaged_file_quarantines_its_bad_lines_and_fails_the_rate_check(
         assert loaded_rows == len(lines) - len(range(0, len(lines), 4))
         reasons = conn.execute(
             """SELECT reason, payload FROM app.quarantine
-               WHERE source = 'web_sessions' AND tenant_id = %s""",
-            (tenant,),
+               WHERE source = 'web_sessions' AND tenant_id = %s AND slice_start = %s""",
+            (tenant, END),
         ).fetchall()
         assert len(reasons) == len(range(0, len(lines), 4))
         assert all("{not json" in str(payload) for _, payload in reasons)
@@ -277,7 +277,8 @@ def test_a_damaged_file_quarantines_its_bad_lines_and_fails_the_rate_check(
             instance=instance, run_config=QUIET, tags=range_tags(tenant, END, END)
         ).success
     (left,) = conn.execute(
-        "SELECT count(*) FROM app.quarantine WHERE source = 'web_sessions' AND tenant_id = %s",
-        (tenant,),
+        """SELECT count(*) FROM app.quarantine
+           WHERE source = 'web_sessions' AND tenant_id = %s AND slice_start = %s""",
+        (tenant, END),
     ).fetchone()
     assert left == 0  # the clean re-run superseded the rejects of its slice
