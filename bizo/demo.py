@@ -16,7 +16,7 @@ from sandbox.landing import write_crm_exports, write_web_sessions
 from sandbox.onboarding import demo_accounts
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import read_world_meta, write_world
-from sandbox.world import PROFILES, default_end_date, generate_world
+from sandbox.world import GENERATOR_VERSION, PROFILES, default_end_date, generate_world
 from warehouse import db
 from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
 from warehouse.crypto import CredentialBox
@@ -36,7 +36,8 @@ def ensure_world(console: Console, options: DemoOptions) -> None:
     end = default_end_date()
     with db.connect() as conn:
         meta = read_world_meta(conn)
-        if meta and (meta.seed, meta.profile, meta.end) == (options.seed, options.profile, end):
+        wanted = (options.seed, options.profile, end, GENERATOR_VERSION)
+        if meta and (meta.seed, meta.profile, meta.end, meta.generator_version) == wanted:
             console.print(f"  reusing the {options.profile} world (seed {options.seed}, to {end})")
             return
         console.print(f"  simulating the {options.profile} world (seed {options.seed}, to {end}) …")

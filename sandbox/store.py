@@ -9,7 +9,7 @@ from datetime import date
 import psycopg
 from psycopg import sql
 
-from sandbox.world import TABLE_COLUMNS, World
+from sandbox.world import GENERATOR_VERSION, TABLE_COLUMNS, World
 
 # Children first, so TRUNCATE order never matters to foreign keys.
 _TABLES_IN_LOAD_ORDER = list(TABLE_COLUMNS)
@@ -21,11 +21,12 @@ class WorldMeta:
     profile: str
     start: date
     end: date
+    generator_version: int
 
 
 def read_world_meta(conn: psycopg.Connection) -> WorldMeta | None:
     row = conn.execute(
-        "SELECT seed, profile, start_date, end_date FROM sandbox.world_meta"
+        "SELECT seed, profile, start_date, end_date, generator_version FROM sandbox.world_meta"
     ).fetchone()
     return WorldMeta(*row) if row else None
 
@@ -59,8 +60,9 @@ def write_world(
             if progress:
                 progress(table, len(rows))
         conn.execute(
-            """INSERT INTO sandbox.world_meta (seed, profile, start_date, end_date)
-               VALUES (%s, %s, %s, %s)""",
-            (world.seed, world.profile.name, world.start, world.end),
+            """INSERT INTO sandbox.world_meta
+                   (seed, profile, start_date, end_date, generator_version)
+               VALUES (%s, %s, %s, %s, %s)""",
+            (world.seed, world.profile.name, world.start, world.end, GENERATOR_VERSION),
         )
     return counts

@@ -24,6 +24,10 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+# Bump when a change alters what a (profile, seed, end) generates: stored worlds of another
+# version are regenerated instead of reused.
+GENERATOR_VERSION = 2
+
 PAID_CHANNELS = ("google_ads", "meta", "linkedin")
 UNPAID_CHANNELS = ("organic_search", "direct", "referral")
 BASELINE = "baseline"

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import pytest
 
 from sandbox.store import read_world_meta, write_world
-from sandbox.world import PAID_CHANNELS, PROFILES, generate_world
+from sandbox.world import GENERATOR_VERSION, PAID_CHANNELS, PROFILES, generate_world
 
 END = date(2026, 6, 30)
 
@@ -79,5 +79,6 @@ def test_written_world_round_trips(conn, world):
     assert counts == world.row_counts()
     meta = read_world_meta(conn)
     assert (meta.seed, meta.profile, meta.end) == (11, "small", END)
+    assert meta.generator_version == GENERATOR_VERSION
     spend = conn.execute("SELECT sum(cost_micros) FROM sandbox.ad_delivery_daily").fetchone()[0]
     assert spend == sum(r[5] for r in world.tables["ad_delivery_daily"])
