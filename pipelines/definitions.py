@@ -48,7 +48,18 @@ defs = dg.Definitions(
     ],
     jobs=[*ingestion_jobs.values(), landing_job, webhook_job, dbt_build_job],
     schedules=morning_schedules,
-    sensors=[tenant_partitions_from_connections, landing_files_sensor, lead_webhooks_sensor],
+    sensors=[
+        tenant_partitions_from_connections,
+        landing_files_sensor,
+        lead_webhooks_sensor,
+        # Runs the models' AutomationConditions (eager: rebuild after new raw data) from the
+        # moment the daemon starts, rather than after someone switches it on in the UI.
+        dg.AutomationConditionSensorDefinition(
+            "automation",
+            target=dg.AssetSelection.all(),
+            default_status=dg.DefaultSensorStatus.RUNNING,
+        ),
+    ],
     resources={
         "warehouse": WarehouseResource(),
         "google_ads": GoogleAdsResource(),

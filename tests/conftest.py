@@ -36,7 +36,7 @@ from sandbox.world import generate_world
 from tests.pipeline_window import END, WINDOW_START
 from warehouse import db
 from warehouse.crypto import CredentialBox
-from warehouse.server import server_address
+from warehouse.server import embedded_server_running, server_address, stop_embedded_server
 from warehouse.settings import get_settings
 
 
@@ -46,6 +46,16 @@ def _drop_database(name: str) -> None:
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedded_server_lifetime() -> Iterator[None]:
+    """Stop the embedded server at the end if this session started it (CI leaves nothing)."""
+    settings = get_settings()
+    started_here = settings.embedded and embedded_server_running(settings) is None
+    yield
+    if started_here:
+        stop_embedded_server(settings)
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import dagster as dg
 import psycopg
 import pytest
 
-from assets.partitions import partition_key, range_tags
+from assets.partitions import partition_key, range_tags, tenant_partitions
 from assets.resources import WarehouseResource
 from pipelines.definitions import defs
 from pipelines.jobs import AD_PLATFORMS, INGESTED_PLATFORMS
@@ -282,3 +282,18 @@ def test_a_damaged_file_quarantines_its_bad_lines_and_fails_the_rate_check(
         (tenant, END),
     ).fetchone()
     assert left == 0  # the clean re-run superseded the rejects of its slice
+
+
+def test_models_rebuild_when_new_raw_data_lands():
+    """The automation sensor's view: nothing on the first tick; a new raw partition makes its
+    staging model and the mart due, though most raw history is (always) missing."""
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(tenant_partitions.name, ["t1"])
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(["raw", "google_ads_ad_daily"], partition="2026-06-30|t1")
+    )
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    due = {r.key.to_user_string() for r in after.results if r.true_subset.size}
+    assert due == {"staging/stg_google_ads__ad_daily", "marts/ad_performance_daily"}
