@@ -297,3 +297,18 @@ def test_models_rebuild_when_new_raw_data_lands():
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     due = {r.key.to_user_string() for r in after.results if r.true_subset.size}
     assert due == {"staging/stg_google_ads__ad_daily", "marts/ad_performance_daily"}
+
+
+def test_the_funnel_matches_each_leads_true_outcome(built, conn):
+    """For every lead the CRM sync brought in, the funnel's stage and amount are the world's."""
+    rows = conn.execute(
+        """SELECT f.stage, coalesce(d.stage, 'lead'), f.amount, d.amount, f.won_at, d.closed_at
+           FROM marts.funnel f
+           JOIN sandbox.leads l ON l.lead_id::text = f.contact_id
+           LEFT JOIN sandbox.deals d ON d.lead_id = l.lead_id"""
+    ).fetchall()
+    assert len(rows) > 100
+    assert [r[0] for r in rows] == [r[1] for r in rows]
+    assert all(r[2] == r[3] for r in rows if r[1] != "lead")
+    won = [r for r in rows if r[0] == "closed_won"]
+    assert won and all(abs((r[4] - r[5]).total_seconds()) < 1 for r in won)
