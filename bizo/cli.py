@@ -123,8 +123,7 @@ def sandbox_serve(sandbox_port: int = 50551) -> None:
     for name, value in services.client_env().items():
         console.print(f"export {name}={value}")
     try:
-        while True:
-            time.sleep(3600)
+        signal.pause()  # until Ctrl-C or SIGTERM (both raise KeyboardInterrupt, see main)
     except KeyboardInterrupt:
         services.stop()
 
