@@ -16,6 +16,7 @@ from assets.resources import (
     WarehouseResource,
 )
 from assets.webhooks import crm_webhook_leads
+from pipelines.execution import run_executor
 from pipelines.jobs import dbt_build_job, ingestion_jobs, landing_job, webhook_job
 from pipelines.schedules import morning_schedules
 from pipelines.sensors import (
@@ -68,4 +69,5 @@ defs = dg.Definitions(
         "crm": CrmResource(),
         "dbt": dbt_resource(),
     },
+    executor=run_executor(),
 )
