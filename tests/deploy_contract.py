@@ -298,3 +298,184 @@ def repo_workspace_module() -> tuple[str, str]:
     (entry,) = workspace["load_from"]
     module = entry["python_module"]
     return module["module_name"], module["attribute"]
+
+
+def validate_k8s(resource: dict) -> None:
+    """Validate one resource against the Kubernetes schemas kubernetes-validate bundles
+    (strict: unknown fields fail too); raises on any violation."""
+    import kubernetes_validate
+
+    kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
+
+
+# -- the chart's rendering, for the parts we configure -----------------------------------------
+# Offline there is no `helm template`; these mirror the official chart's templates
+# (configmap-instance.yaml and its instance helpers, deployment-user.yaml) for the values we set.
+def render_instance_yaml(values: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """The dagster.yaml the chart's instance ConfigMap would hold for these values."""
+    pg = values["postgresql"]
+    pg_secret_user = values.get("global", {}).get("postgresqlSecretUsernameKey")
+    postgres_db = {
+        "username": {"env": "DAGSTER_PG_USERNAME"} if pg_secret_user else pg["postgresqlUsername"],
+        "password": {"env": "DAGSTER_PG_PASSWORD"},
+        "hostname": pg["postgresqlHost"],
+        "db_name": pg["postgresqlDatabase"],
+        "port": pg["service"]["port"],
+        "params": pg.get("postgresqlParams", {}),
+    }
+    if pg.get("postgresqlScheme"):
+        postgres_db["scheme"] = pg["postgresqlScheme"]
+
+    def storage(module: str, cls: str) -> dict:
+        return {"module": module, "class": cls, "config": {"postgres_db": postgres_db}}
+
+    k8s = values["runLauncher"]["config"]["k8sRunLauncher"]
+    launcher: dict[str, Any] = {
+        "load_incluster_config": k8s["loadInclusterConfig"],
+        "job_namespace": k8s.get("jobNamespace") or namespace,
+        "image_pull_policy": k8s["imagePullPolicy"],
+        "service_account_name": "dagster",
+        "dagster_home": {"env": "DAGSTER_HOME"},
+        "instance_config_map": {"env": "DAGSTER_K8S_INSTANCE_CONFIG_MAP"},
+        "postgres_password_secret": {"env": "DAGSTER_K8S_PG_PASSWORD_SECRET"},
+        "env_config_maps": [{"env": "DAGSTER_K8S_PIPELINE_RUN_ENV_CONFIGMAP"}]
+        + [cm["name"] for cm in k8s.get("envConfigMaps", []) if "name" in cm],
+    }
+    if k8s.get("kubeconfigFile"):
+        launcher["kubeconfig_file"] = k8s["kubeconfigFile"]
+    if k8s.get("envSecrets"):
+        launcher["env_secrets"] = [s["name"] for s in k8s["envSecrets"] if "name" in s]
+    for key, config_key in (
+        ("envVars", "env_vars"),
+        ("volumeMounts", "volume_mounts"),
+        ("volumes", "volumes"),
+        ("labels", "labels"),
+        ("resources", "resources"),
+        ("securityContext", "security_context"),
+    ):
+        if k8s.get(key):
+            launcher[config_key] = k8s[key]
+    if k8s.get("failPodOnRunFailure"):
+        launcher["fail_pod_on_run_failure"] = True
+    if k8s.get("runK8sConfig"):
+        run_k8s = k8s["runK8sConfig"]
+        launcher["run_k8s_config"] = {
+            config_key: run_k8s[key]
+            for key, config_key in (
+                ("containerConfig", "container_config"),
+                ("podSpecConfig", "pod_spec_config"),
+                ("podTemplateSpecMetadata", "pod_template_spec_metadata"),
+                ("jobSpecConfig", "job_spec_config"),
+                ("jobMetadata", "job_metadata"),
+            )
+            if run_k8s.get(key)
+        }
+
+    daemon = values["dagsterDaemon"]
+    queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    instance: dict[str, Any] = {
+        "scheduler": {"module": "dagster.core.scheduler", "class": "DagsterDaemonScheduler"},
+        "schedule_storage": storage("dagster_postgres.schedule_storage", "PostgresScheduleStorage"),
+        "run_storage": storage("dagster_postgres.run_storage", "PostgresRunStorage"),
+        "event_log_storage": storage("dagster_postgres.event_log", "PostgresEventLogStorage"),
+        "run_launcher": {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": launcher},
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {
+                "max_concurrent_runs": queued["maxConcurrentRuns"],
+                "tag_concurrency_limits": queued["tagConcurrencyLimits"],
+            },
+        },
+        "telemetry": {"enabled": values["telemetry"]["enabled"]},
+    }
+    if daemon["runMonitoring"]["enabled"]:
+        instance["run_monitoring"] = {
+            "enabled": True,
+            "start_timeout_seconds": daemon["runMonitoring"]["startTimeoutSeconds"],
+            "poll_interval_seconds": daemon["runMonitoring"]["pollIntervalSeconds"],
+        }
+    if daemon["runRetries"]["enabled"]:
+        instance["run_retries"] = {
+            "enabled": True,
+            "max_retries": daemon["runRetries"]["maxRetries"],
+        }
+    return instance
+
+
+def user_deployment_values() -> dict[str, Any]:
+    (deployment,) = helm_values()["dagster-user-deployments"]["deployments"]
+    return deployment
+
+
+def image_name(image: dict[str, Any]) -> str:
+    return f"{image['repository']}:{image['tag']}"
+
+
+def render_user_deployment(values: dict[str, Any], release: str = "dagster") -> dict[str, Any]:
+    """The code-server Deployment the chart's user-deployments subchart renders."""
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    image = image_name(deployment["image"])
+    port = deployment["port"]
+    labels = {
+        "app.kubernetes.io/name": "dagster",
+        "app.kubernetes.io/instance": release,
+        "component": "user-deployments",
+        "deployment": deployment["name"],
+    }
+    health = ["dagster", "api", "grpc-health-check", "-p", str(port)]
+    container = {
+        "name": "dagster-user-deployments",
+        "image": image,
+        "imagePullPolicy": deployment["image"]["pullPolicy"],
+        "args": ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", str(port)]
+        + deployment["dagsterApiGrpcArgs"],
+        "env": [
+            {"name": "DAGSTER_CURRENT_IMAGE", "value": image},
+            {
+                "name": "DAGSTER_PG_PASSWORD",
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": values["global"]["postgresqlSecretName"],
+                        "key": "postgresql-password",
+                    }
+                },
+            },
+        ],
+        "envFrom": [
+            {"configMapRef": {"name": f"{release}-user-deployments-shared-env"}},
+            {"configMapRef": {"name": f"{release}-{deployment['name']}-user-env"}},
+            *({"configMapRef": cm} for cm in deployment.get("envConfigMaps", [])),
+            *({"secretRef": s} for s in deployment.get("envSecrets", [])),
+        ],
+        "resources": deployment.get("resources", {}),
+        "readinessProbe": {
+            "exec": {"command": health},
+            "periodSeconds": 20,
+            "timeoutSeconds": 10,
+            "successThreshold": 1,
+            "failureThreshold": 15,
+        },
+        "volumeMounts": deployment.get("volumeMounts", []),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": f"{release}-dagster-user-deployments-{deployment['name']}"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": f"{release}-dagster-user-deployments-user-deployments",
+                    "automountServiceAccountToken": True,
+                    "securityContext": deployment.get("podSecurityContext", {}),
+                    "containers": [container],
+                    "nodeSelector": deployment.get("nodeSelector", {}),
+                    "tolerations": deployment.get("tolerations", []),
+                    "volumes": deployment.get("volumes", []),
+                },
+            },
+        },
+    }
