@@ -412,6 +412,34 @@ def image_name(image: dict[str, Any]) -> str:
     return f"{image['repository']}:{image['tag']}"
 
 
+def code_location_container_context(
+    values: dict[str, Any], namespace: str, release: str = "dagster"
+) -> dict[str, Any] | None:
+    """What the chart hands the code server to pass on to launched runs
+    (`includeConfigInLaunchedRuns`), or None when that is off."""
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    if not deployment.get("includeConfigInLaunchedRuns", {"enabled": True})["enabled"]:
+        return None
+    k8s: dict[str, Any] = {
+        "image_pull_policy": deployment["image"]["pullPolicy"],
+        "env_config_maps": [f"{release}-{deployment['name']}-user-env"]
+        + [cm["name"] for cm in deployment.get("envConfigMaps", []) if "name" in cm],
+        "namespace": namespace,
+        "service_account_name": f"{release}-user-deployments",
+    }
+    for key, config_key in (
+        ("envSecrets", "env_secrets"),
+        ("volumeMounts", "volume_mounts"),
+        ("volumes", "volumes"),
+        ("labels", "labels"),
+        ("resources", "resources"),
+    ):
+        if deployment.get(key):
+            value = deployment[key]
+            k8s[config_key] = [s["name"] for s in value] if key == "envSecrets" else value
+    return {"k8s": k8s}
+
+
 def render_user_deployment(values: dict[str, Any], release: str = "dagster") -> dict[str, Any]:
     """The code-server Deployment the chart's user-deployments subchart renders."""
     (deployment,) = values["dagster-user-deployments"]["deployments"]
@@ -424,6 +452,12 @@ def render_user_deployment(values: dict[str, Any], release: str = "dagster") -> 
         "deployment": deployment["name"],
     }
     health = ["dagster", "api", "grpc-health-check", "-p", str(port)]
+    passed_on = code_location_container_context(values, namespace="bizo", release=release)
+    context_env = (
+        [{"name": "DAGSTER_CLI_API_GRPC_CONTAINER_CONTEXT", "value": json.dumps(passed_on)}]
+        if passed_on
+        else []
+    )
     container = {
         "name": "dagster-user-deployments",
         "image": image,
@@ -441,6 +475,7 @@ def render_user_deployment(values: dict[str, Any], release: str = "dagster") -> 
                     }
                 },
             },
+            *context_env,
         ],
         "envFrom": [
             {"configMapRef": {"name": f"{release}-user-deployments-shared-env"}},

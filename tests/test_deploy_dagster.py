@@ -23,6 +23,7 @@ from pipelines.execution import ExecutionSettings, run_executor
 from pipelines.jobs import ingestion_jobs
 from tests.deploy_contract import (
     ROOT,
+    code_location_container_context,
     helm_values,
     image_name,
     k8s_resource,
@@ -102,12 +103,29 @@ def _job_dict(job) -> dict:
     return ApiClient().sanitize_for_serialization(job)
 
 
+def _run_context(
+    launcher: K8sRunLauncher, run_tags: dict, include_run_tags: bool
+) -> K8sContainerContext:
+    """The container context dagster-k8s builds for a run of our code location: the run
+    launcher's config, then what the code server passes on (if the chart is told to), then
+    the run's own dagster-k8s/config tags."""
+    run = dg.DagsterRun(job_name="check", tags=run_tags)
+    context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=False)
+    passed_on = code_location_container_context(helm_values(), NAMESPACE)
+    if passed_on:
+        context = context.merge(K8sContainerContext.create_from_config(passed_on))
+    if include_run_tags:
+        context = context.merge(
+            K8sContainerContext(run_k8s_config=get_user_defined_k8s_config(run_tags))
+        )
+    return context
+
+
 def _step_job(instance: dg.DagsterInstance, op_tags: dict, step: str) -> dict:
     """The Job the k8s_job_executor creates for a step with these op tags (the same merge it
-    does: run launcher defaults, then the step's own dagster-k8s/config)."""
+    does: the run's context without run tags, then the step's own dagster-k8s/config)."""
     launcher = instance.run_launcher
-    run = dg.DagsterRun(job_name="gpu_check", tags={})
-    context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=False)
+    context = _run_context(launcher, {}, include_run_tags=False)
     context = context.merge(
         K8sContainerContext(run_k8s_config=get_user_defined_k8s_config(op_tags))
     )
@@ -125,8 +143,7 @@ def _step_job(instance: dg.DagsterInstance, op_tags: dict, step: str) -> dict:
 
 def _run_job(instance: dg.DagsterInstance, run_tags: dict) -> dict:
     launcher = instance.run_launcher
-    run = dg.DagsterRun(job_name="run_check", tags=run_tags)
-    context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=True)
+    context = _run_context(launcher, run_tags, include_run_tags=True)
     job = construct_dagster_k8s_job(
         job_config=context.get_k8s_job_config(CODE_IMAGE, launcher),
         args=["dagster", "api", "execute_run"],
@@ -266,7 +283,9 @@ def test_ingestion_run_pods_stay_on_the_general_pool_without_gpus(cluster_instan
     (container,) = pod["containers"]
     assert container["image"] == CODE_IMAGE
     assert GPU_RESOURCE not in json.dumps(container.get("resources", {}))
-    assert pod["nodeSelector"] == {"bizo.io/node-pool": "general"}
+    run_k8s = helm_values()["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+    assert pod["nodeSelector"] == run_k8s["podSpecConfig"]["nodeSelector"]
+    assert container["resources"] == run_k8s["containerConfig"]["resources"]
     assert job["spec"]["ttlSecondsAfterFinished"] == 86400
     assert _env_sources(container) >= {("configMap", "bizo-config"), ("secret", "bizo-secrets")}
 
