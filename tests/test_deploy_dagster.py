@@ -85,18 +85,14 @@ def cluster_instance(
         "DAGSTER_K8S_PG_PASSWORD_SECRET": "dagster-postgresql-secret",
         "DAGSTER_K8S_PIPELINE_RUN_ENV_CONFIGMAP": "dagster-pipeline-env",
     }
-    saved = {name: os.environ.get(name) for name in chart_env}
-    os.environ.update(chart_env)
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
-        yield instance
-    finally:
-        instance.dispose()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in chart_env.items():
+            patch.setenv(name, value)
+        instance = dg.DagsterInstance.from_config(str(home))
+        try:
+            yield instance
+        finally:
+            instance.dispose()
 
 
 def _job_dict(job) -> dict:
