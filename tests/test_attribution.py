@@ -174,9 +174,9 @@ SELECT (SELECT count(*) FROM marts.ad_performance_daily),
 def test_an_incremental_rebuild_of_the_last_days_changes_nothing(built, instance, conn):
     """The daily run rebuilds a window in place: same rows, no duplicates, same totals."""
     before = conn.execute(_MART_FINGERPRINT).fetchone()
+    conn.commit()  # end the read transaction: its locks would block dbt's table swaps
     result = defs.resolve_job_def("dbt_build").execute_in_process(
         instance=instance, run_config=QUIET, tags=dbt_window_tags(END - timedelta(days=3), END)
     )
     assert result.success
-    conn.commit()  # see the rebuilt tables, not this connection's old snapshot
     assert conn.execute(_MART_FINGERPRINT).fetchone() == before
