@@ -73,6 +73,21 @@ CAMPAIGN_TOTALS_QUERY = (
     "FROM campaign WHERE segments.date BETWEEN '{start}' AND '{end}'"
 )
 
+CAMPAIGN_BUDGETS_QUERY = (
+    "SELECT campaign.id, campaign.campaign_budget, campaign_budget.amount_micros FROM campaign"
+)
+# Google takes budgets in whole units of the currency's minimum (a cent is 10,000 micros).
+_BUDGET_UNIT_MICROS = 10_000
+
+
+@dataclass(frozen=True)
+class CampaignBudget:
+    """A campaign's budget object (shared budgets may serve several campaigns)."""
+
+    campaign_id: int
+    resource_name: str  # customers/{customer}/campaignBudgets/{budget}
+    amount: Decimal  # daily, in the account currency
+
 
 @dataclass(frozen=True)
 class AdDailyRow:
@@ -185,6 +200,7 @@ class GoogleAdsConnector:
             use_proto_plus=True,
         )
         self._service: Any = None
+        self._budgets: Any = None
         self._policy = retry_policy or RetryPolicy()
         self._sleep = sleep
         self._rand = rand
@@ -204,6 +220,9 @@ class GoogleAdsConnector:
         if self._service is not None:
             self._service.transport.close()
             self._service = None
+        if self._budgets is not None:
+            self._budgets.transport.close()
+            self._budgets = None
 
     def search_stream(self, customer_id: str, query: str) -> list[Any]:
         """All ``GoogleAdsRow`` protobufs of a query, raw rather than proto-plus wrappers
@@ -247,6 +266,66 @@ class GoogleAdsConnector:
         rows = self.search_stream(_normalize_customer_id(customer_id), query)
         micros = sum(r.metrics.cost_micros for r in rows)
         return Decimal(micros).scaleb(_MICROS_EXPONENT), sum(r.metrics.clicks for r in rows)
+
+    def fetch_campaign_budgets(self, customer_id: str) -> dict[int, CampaignBudget]:
+        """Each campaign's budget object and daily amount, keyed by campaign id."""
+        customer_id = _normalize_customer_id(customer_id)
+        rows = self.search_stream(customer_id, CAMPAIGN_BUDGETS_QUERY)
+        return {
+            r.campaign.id: CampaignBudget(
+                campaign_id=r.campaign.id,
+                resource_name=r.campaign.campaign_budget,
+                amount=Decimal(r.campaign_budget.amount_micros).scaleb(_MICROS_EXPONENT),
+            )
+            for r in rows
+        }
+
+    def set_campaign_budget(self, customer_id: str, campaign_id: int, amount: Decimal) -> str:
+        """Set a campaign's daily budget through ``CampaignBudgetService.MutateCampaignBudgets``
+        (an update of ``amount_micros`` with its field mask); returns the budget's resource
+        name. Setting an absolute amount is idempotent, so a retried call is safe."""
+        customer_id = _normalize_customer_id(customer_id)
+        micros = int(Decimal(amount).scaleb(6))
+        if micros <= 0 or micros % _BUDGET_UNIT_MICROS or Decimal(amount).scaleb(6) != micros:
+            raise ValueError(f"budget {amount} must be a positive amount in whole cents")
+        budgets = self.fetch_campaign_budgets(customer_id)
+        if campaign_id not in budgets:
+            raise LookupError(f"campaign {campaign_id} is not in customer {customer_id}")
+        resource_name = budgets[campaign_id].resource_name
+        from google.api_core import protobuf_helpers
+
+        operation = self._client.get_type("CampaignBudgetOperation")
+        operation.update.resource_name = resource_name
+        operation.update.amount_micros = micros
+        self._client.copy_from(
+            operation.update_mask, protobuf_helpers.field_mask(None, operation.update._pb)
+        )
+
+        def attempt() -> str:
+            try:
+                response = self._budget_service().mutate_campaign_budgets(
+                    customer_id=customer_id, operations=[operation]
+                )
+                return response.results[0].resource_name
+            except (GoogleAdsException, GoogleAPICallError, grpc.RpcError) as error:
+                raise to_api_error(error) from error
+
+        return call_with_retry(
+            attempt,
+            classify=_classify,
+            policy=self._policy,
+            sleep=self._sleep,
+            rand=self._rand,
+            breaker=self._breaker,
+            stats=self.stats,
+        )
+
+    def _budget_service(self) -> Any:
+        global _channels_opened
+        if self._budgets is None:
+            self._budgets = self._client.get_service("CampaignBudgetService", version=API_VERSION)
+            _channels_opened = True
+        return self._budgets
 
     def _google_ads_service(self) -> Any:
         global _channels_opened
