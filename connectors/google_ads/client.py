@@ -74,7 +74,8 @@ CAMPAIGN_TOTALS_QUERY = (
 )
 
 CAMPAIGN_BUDGETS_QUERY = (
-    "SELECT campaign.id, campaign.campaign_budget, campaign_budget.amount_micros FROM campaign"
+    "SELECT customer.currency_code, campaign.id, campaign.campaign_budget, "
+    "campaign_budget.amount_micros FROM campaign"
 )
 # Google takes budgets in whole units of the currency's minimum (a cent is 10,000 micros).
 _BUDGET_UNIT_MICROS = 10_000
@@ -87,6 +88,7 @@ class CampaignBudget:
     campaign_id: int
     resource_name: str  # customers/{customer}/campaignBudgets/{budget}
     amount: Decimal  # daily, in the account currency
+    currency_code: str
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,7 @@ class GoogleAdsConnector:
                 campaign_id=r.campaign.id,
                 resource_name=r.campaign.campaign_budget,
                 amount=Decimal(r.campaign_budget.amount_micros).scaleb(_MICROS_EXPONENT),
+                currency_code=r.customer.currency_code,
             )
             for r in rows
         }

@@ -533,15 +533,17 @@ class MetaConnector:
         return rows
 
     # -- budget changes ------------------------------------------------------------------
-    def fetch_campaign_adsets(self, account_id: str, campaign_id: str) -> dict[str, int]:
-        """The campaign's ad sets with their daily budgets in minor units (ad-set budgets)."""
-        account = self._account(normalize_account_id(account_id))
-        adsets = self._edge(account, AdSet, ADSET_FIELDS, {"limit": self._page_size})
-        return {
-            str(s["id"]): int(s.get("daily_budget") or 0)
-            for s in (a.export_all_data() for a in adsets)
-            if str(s.get("campaign_id")) == str(campaign_id)
-        }
+    def fetch_adset_budgets(self, account_id: str) -> tuple[str, dict[str, dict[str, int]]]:
+        """The account currency and, per campaign, its ad sets' daily budgets (minor units)."""
+        account_id = normalize_account_id(account_id)
+        account = self._account(account_id)
+        info = self._call(lambda: account.api_get(fields=[AdAccount.Field.currency]))
+        budgets: dict[str, dict[str, int]] = {}
+        for item in self._edge(account, AdSet, ADSET_FIELDS, {"limit": self._page_size}):
+            adset = item.export_all_data()
+            campaign = budgets.setdefault(str(adset.get("campaign_id")), {})
+            campaign[str(adset["id"])] = int(adset.get("daily_budget") or 0)
+        return str(info[AdAccount.Field.currency]), budgets
 
     def set_campaign_daily_budget(
         self, account_id: str, campaign_id: str, amount: Decimal, currency: str
@@ -554,7 +556,7 @@ class MetaConnector:
         total_minor = Decimal(amount) * offset
         if total_minor <= 0 or total_minor != total_minor.to_integral_value():
             raise ValueError(f"budget {amount} {currency} is not a whole number of minor units")
-        current = self.fetch_campaign_adsets(account_id, campaign_id)
+        current = self.fetch_adset_budgets(account_id)[1].get(str(campaign_id), {})
         if not current:
             raise LookupError(f"campaign {campaign_id} has no ad sets with a daily budget")
         new = proportional_split(int(total_minor), current)

@@ -345,7 +345,9 @@ class GoogleAdsSandboxServer:
                 "The sandbox only updates campaign budgets (no create or remove).",
             )
         budget = operation.update
-        if list(operation.update_mask.paths) != ["amount_micros"]:
+        # The client's field_mask helper lists every set field, resource_name included.
+        paths = set(operation.update_mask.paths) - {"resource_name"}
+        if paths != {"amount_micros"}:
             raise ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "field_mask_error",
@@ -357,7 +359,7 @@ class GoogleAdsSandboxServer:
             raise ApiError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "request_error",
-                "INVALID_RESOURCE_NAME",
+                "RESOURCE_NAME_MALFORMED",
                 f"Malformed campaign budget resource name {budget.resource_name!r}.",
             )
         # Google bills in micros but takes budgets in multiples of its currency's minimum
