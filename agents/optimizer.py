@@ -172,11 +172,22 @@ def optimize(
                 * line.value_per_response,
             )
         )
-    if targeting and proposed.sum() < total - 1e-6:
-        notes.append(
-            f"target met at a total of {proposed.sum():.2f} instead of {total:.2f}: more "
-            "spend would fall below it"
+    if targeting:
+        value = sum(r.expected_proposed for r in results)
+        ratio = value / proposed.sum() if proposed.sum() > 0 else 0.0
+        wanted = (
+            settings.target_roas if settings.target_roas is not None else 1 / settings.target_cpa
         )
+        if ratio < wanted - 1e-9:
+            notes.append(
+                f"the target cannot be met within this cycle's bounds; the best ratio is "
+                f"{ratio:.3f} at a total of {proposed.sum():.2f}"
+            )
+        elif proposed.sum() < total - 1e-6:
+            notes.append(
+                f"target met at a total of {proposed.sum():.2f} instead of {total:.2f}: more "
+                "spend would fall below it"
+            )
     return Allocation(
         lines=results,
         total_current=total_current,
@@ -221,7 +232,10 @@ def _pick_total(
         settings.target_roas if settings.target_roas is not None else 1.0 / settings.target_cpa
     )
     meeting = np.flatnonzero(np.isfinite(best) & (ratio >= threshold))
-    return int(meeting.max()) if len(meeting) else 0
+    if len(meeting):
+        return int(meeting.max())
+    # Unreachable target: the total with the best ratio (the caller notes the miss).
+    return int(np.nanargmax(np.where(np.isfinite(best) & (spend > 0), ratio, -np.inf)))
 
 
 def _backtrack(choices: list[np.ndarray], used: int, count: int) -> list[int]:
