@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,12 @@ def quiet_crewai(storage_dir: Path | None = None) -> None:
     files in one place; call before importing crewai."""
     for name, value in CREWAI_QUIET_ENV.items():
         os.environ[name] = value
-    if storage_dir is not None:
+    if "CREWAI_STORAGE_DIR" not in os.environ:
+        from warehouse.settings import get_settings
+
+        storage_dir = storage_dir or get_settings().bizo_home / "crewai"
         storage_dir.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("CREWAI_STORAGE_DIR", str(storage_dir))
+        os.environ["CREWAI_STORAGE_DIR"] = str(storage_dir)
 
 
 def build_llm(settings: AgentSettings) -> Any | None:
@@ -90,29 +94,32 @@ class ToolSpec:
     args: type[BaseModel] = _NoArgs
 
 
+@cache
+def _tool_class() -> type:
+    from crewai.tools import BaseTool
+    from pydantic import PrivateAttr
+
+    class SpecTool(BaseTool):
+        """A crewAI tool over a ToolSpec's function; records each call."""
+
+        _func: Callable[..., Any] = PrivateAttr()
+        _record: list[str] = PrivateAttr()
+
+        def _run(self, **kwargs: Any) -> str:
+            self._record.append(self.name)
+            return json.dumps(self._func(**kwargs), default=str)
+
+    return SpecTool
+
+
 def crewai_tools(specs: list[ToolSpec], record: list[str]) -> list[Any]:
     """crewAI tools over plain functions; every call is recorded in `record`."""
-    from crewai.tools import BaseTool
-
     tools = []
     for spec in specs:
-
-        def run(self: Any, _spec: ToolSpec = spec, **kwargs: Any) -> str:
-            record.append(_spec.name)
-            return json.dumps(_spec.func(**kwargs), default=str)
-
-        tool_class = type(
-            f"{spec.name.title().replace('_', '')}Tool",
-            (BaseTool,),
-            {
-                "__annotations__": {"name": str, "description": str, "args_schema": type},
-                "name": spec.name,
-                "description": spec.description,
-                "args_schema": spec.args,
-                "_run": run,
-            },
-        )
-        tools.append(tool_class())
+        tool = _tool_class()(name=spec.name, description=spec.description, args_schema=spec.args)
+        tool._func = spec.func
+        tool._record = record
+        tools.append(tool)
     return tools
 
 
@@ -291,7 +298,7 @@ class OptimizationToolbox:
     def accept_model_proposals(self, raw: str, created_by: str) -> list[NewRecommendation]:
         """The model's final answer as recommendations, or an AgentOutputError saying why
         it cannot be used. Every proposal must pass the guardrails, the tenant's total daily
-        budget may not grow, and the optimizer must have run (its numbers back each one)."""
+        budget may not exceed the optimizer's, and the optimizer must have run."""
         if self.plan is None:
             raise AgentOutputError("the model answered without running the budget optimizer")
         items = parse_json_answer(raw)
@@ -337,11 +344,21 @@ class OptimizationToolbox:
                     created_by=created_by,
                 )
             )
-        total = sum((x.daily_budget for x in self.lines), Decimal(0))
-        if delta > total * Decimal("0.005"):
+        # The optimizer's own total is the ceiling: a model may move less, never spend more.
+        ceiling = sum(
+            (
+                planned[(x.platform, x.campaign_id)].proposed_budget
+                if (x.platform, x.campaign_id) in planned
+                else x.daily_budget
+                for x in self.lines
+            ),
+            Decimal(0),
+        )
+        total = sum((x.daily_budget for x in self.lines), Decimal(0)) + delta
+        if total > ceiling * Decimal("1.005"):
             raise AgentOutputError(
-                f"the proposals raise the total daily budget by {delta:,.2f}; the optimizer "
-                "moves budget at the same total"
+                f"the proposals bring the total daily budget to {total:,.2f}, above the "
+                f"optimizer's {ceiling:,.2f}"
             )
         return recommendations
 
