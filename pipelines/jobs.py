@@ -29,6 +29,13 @@ landing_job = dg.define_asset_job(
     description="Load landed files (web sessions, CRM exports) for the selected partitions.",
 )
 
+fx_job = dg.define_asset_job(
+    "fx_daily",
+    selection=dg.AssetSelection.assets(["raw", "fx_rates"]),
+    tags={"platform": "fx"},
+    description="Load daily FX rates for the selected days (shared by every tenant).",
+)
+
 webhook_job = dg.define_asset_job(
     "lead_webhooks",
     selection=dg.AssetSelection.assets(["raw", "crm_webhook_leads"]),
