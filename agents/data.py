@@ -3,7 +3,7 @@
 Spend comes from ``marts.ad_performance_daily`` (tenant reporting currency). The response is
 the leads that the configured attribution model credits to each paid platform per day
 (``marts.attribution_credits``, stage ``lead``), and a lead is worth the closed-won revenue
-that model credits to the platform per credited lead: leads arrive the day the money works,
+that model credits to the channel per credited lead: leads arrive the day the money works,
 revenue weeks later, so curves are fitted on leads and valued with revenue.
 """
 
@@ -60,10 +60,10 @@ def channel_series(
             arrays[platform]["clicks"][index[day]] = float(clicks)
             arrays[platform]["conv"][index[day]] = float(conversions)
     for day, platform, credit in conn.execute(
-        """SELECT conversion_date, platform, sum(credit)
+        """SELECT conversion_date, channel, sum(credit)
            FROM marts.attribution_credits
            WHERE tenant_id = %s AND model = %s AND stage = 'lead'
-             AND conversion_date BETWEEN %s AND %s AND platform = ANY(%s)
+             AND conversion_date BETWEEN %s AND %s AND channel = ANY(%s)
            GROUP BY 1, 2""",
         (tenant_id, attribution_model, start, end, list(AD_PLATFORMS)),
     ).fetchall():
@@ -90,20 +90,20 @@ def value_per_lead(
     """Closed-won revenue credited per credited lead, per platform ("*": all channels, the
     fallback for a platform with too few won deals to say)."""
     rows = conn.execute(
-        """SELECT platform, GROUPING(platform) = 1,
+        """SELECT channel, GROUPING(channel) = 1,
                   sum(credit) FILTER (WHERE stage = 'lead'),
-                  sum(credit * coalesce(revenue, 0)) FILTER (WHERE stage = 'closed_won'),
+                  sum(revenue) FILTER (WHERE stage = 'closed_won'),
                   count(*) FILTER (WHERE stage = 'closed_won')
            FROM marts.attribution_credits
            WHERE tenant_id = %s AND model = %s AND conversion_date BETWEEN %s AND %s
-           GROUP BY ROLLUP (platform)""",
+           GROUP BY ROLLUP (channel)""",
         (tenant_id, attribution_model, start, end),
     ).fetchall()
     values: dict[str, float] = {}
-    for platform, is_total, leads, revenue, won in rows:
-        if platform is None and not is_total:
-            continue  # unpaid touches (no platform), not the rollup's total
-        key = "*" if is_total else platform
+    for channel, is_total, leads, revenue, won in rows:
+        key = "*" if is_total else channel
+        if key != "*" and key not in AD_PLATFORMS:
+            continue  # unpaid channels: no budget to value
         if leads and revenue and (won >= 5 or key == "*"):
             values[key] = float(revenue) / float(leads)
     return values

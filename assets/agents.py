@@ -12,7 +12,10 @@ from agents.settings import get_agent_settings
 from assets.partitions import tenant_partitions
 from assets.resources import WarehouseResource
 
-MARTS = [dg.AssetKey(["marts", "ad_performance_daily"])]
+MARTS = [
+    dg.AssetKey(["marts", "ad_performance_daily"]),
+    dg.AssetKey(["marts", "attribution_credits"]),
+]
 AGENTS_GROUP = "agents"
 
 

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.agents import agent_assets
+from assets.attribution import channel_set_shares
 from assets.crm import crm_companies, crm_contacts, crm_deal_stages, crm_deals
 from assets.dbt import bizo_dbt_models, dbt_resource
 from assets.fx import fx_rates
@@ -51,6 +52,7 @@ defs = dg.Definitions(
         crm_webhook_leads,
         fx_rates,
         bizo_dbt_models,
+        channel_set_shares,
         *agent_assets,
         dg.AssetSpec(
             ["app", "tenants"],

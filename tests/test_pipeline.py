@@ -314,7 +314,17 @@ def test_models_rebuild_when_new_raw_data_lands():
     )
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     due = {r.key.to_user_string() for r in after.results if r.true_subset.size}
-    assert due == {"staging/stg_google_ads__ad_daily", "marts/ad_performance_daily"}
+    assert due == {
+        "staging/stg_google_ads__ad_daily",
+        "intermediate/int_ads",
+        "marts/ad_performance_daily",
+        "marts/journey_touches",  # ads bridge touches to campaigns
+        "attribution/channel_set_shares",
+        "marts/attribution_credits",
+        "marts/attribution_model_comparison",
+        "marts/channel_roi",
+        "marts/campaign_roi",
+    }
 
 
 def test_the_funnel_matches_each_leads_true_outcome(built, conn):

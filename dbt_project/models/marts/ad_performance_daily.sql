@@ -1,3 +1,8 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'date'],
+) }}
 -- Ad × day performance across platforms, money in each tenant's reporting currency.
 -- Accounts billing in another currency are converted at that day's FX rates; a day with no
 -- rate gives NULL spend, which the not_null test turns into a failure, never a guess.
@@ -20,6 +25,7 @@ converted as (
     left join {{ ref('stg_fx__rates') }} as reporting_rate
         on reporting_rate.date = ads.date
        and reporting_rate.currency = tenants.reporting_currency
+    where {{ in_partition_window('ads.date') }}
 )
 
 select
