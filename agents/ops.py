@@ -79,15 +79,32 @@ __all__ = [
 def fit_curves(
     conn: psycopg.Connection, tenant_id: str, end: date, settings: AgentSettings
 ) -> list[dict[str, Any]]:
-    """Fit each paid channel's curve on the `settings.curve_window_days` days to `end` and
-    store it (a re-fit of the same window replaces it). Channels whose data cannot support a
-    curve are reported with the reason, not stored."""
+    """Fit each paid channel's curve on the `settings.curve_window_days` days to `end` (or
+    to the marts' last day with spend, when that is earlier) and store it (a re-fit of the
+    same window replaces it). Channels whose data cannot support a curve are reported with
+    the reason, not stored."""
+    # Days after the marts' last day of spend are missing data, not days without spend.
+    last = conn.execute(
+        "SELECT max(date) FROM marts.ad_performance_daily WHERE tenant_id = %s AND spend > 0",
+        (tenant_id,),
+    ).fetchone()[0]
+    end = min(end, last) if last else end
     start = end - timedelta(days=settings.curve_window_days - 1)
     series = channel_series(conn, tenant_id, start, end, settings.attribution_model)
     results = []
     for channel, s in series.items():
         first = int(next((i for i, v in enumerate(s.spend) if v > 0), len(s.spend)))
         spend, leads = s.spend[first:], s.leads[first:]
+        if s.days_with_spend < settings.min_days_of_data:
+            results.append(
+                {
+                    "channel": channel,
+                    "fitted": False,
+                    "reason": f"{s.days_with_spend} days of data with spend; a curve needs "
+                    f"{settings.min_days_of_data}",
+                }
+            )
+            continue
         try:
             curve = fit_curve(spend, leads, draws=30)
         except CurveFitError as error:
