@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from agents.guardrails import PLATFORM_MINIMUMS, ChangeContext, GuardrailViolation, check_change
 from agents.monitoring import Anomaly
-from agents.planning import CENT, ChannelCurve, Plan, money, plan_budgets
+from agents.planning import CENT, ChannelCurve, Plan, money, plan_budgets, recommendation_for
 from agents.platforms import CampaignBudgetLine
 from agents.settings import AgentSettings
 from agents.store import NewRecommendation
@@ -326,18 +326,11 @@ class OptimizationToolbox:
             expected = _expected_change(self, line, amount)
             delta += amount - line.daily_budget
             recommendations.append(
-                NewRecommendation(
-                    tenant_id=self.tenant_id,
-                    cycle_date=self.cycle_date,
-                    platform=line.platform,
-                    channel=line.platform,
-                    account_id=line.account_id,
-                    campaign_id=line.campaign_id,
-                    budget_id=line.budget_id,
-                    currency=line.currency,
-                    current_budget=money(line.daily_budget),
-                    proposed_budget=amount,
-                    expected_revenue_change=expected,
+                recommendation_for(
+                    line,
+                    self.cycle_date,
+                    amount,
+                    expected=expected,
                     confidence=base.confidence if base else self.plan.confidence,
                     rationale=rationale[:2000],
                     requires_approval=verdict.requires_approval,

@@ -168,18 +168,11 @@ def plan_budgets(
             sum(float(x.daily_budget) for x in lines if x.platform == line.platform), 1e-9
         )
         recommendations.append(
-            NewRecommendation(
-                tenant_id=tenant_id,
-                cycle_date=cycle_date,
-                platform=line.platform,
-                channel=line.platform,
-                account_id=line.account_id,
-                campaign_id=line.campaign_id,
-                budget_id=line.budget_id,
-                currency=line.currency,
-                current_budget=money(line.daily_budget),
-                proposed_budget=proposed,
-                expected_revenue_change=money(decision.expected_change * share),
+            recommendation_for(
+                line,
+                cycle_date,
+                proposed,
+                expected=money(decision.expected_change * share),
                 confidence=confidence,
                 rationale=campaign_rationale(line, proposed, decision, stored, verdict.reasons),
                 requires_approval=verdict.requires_approval,
@@ -187,6 +180,37 @@ def plan_budgets(
             )
         )
     return Plan(tenant_id, cycle_date, decisions, recommendations, rejected, allocation, confidence)
+
+
+def recommendation_for(
+    line: CampaignBudgetLine,
+    cycle_date: date,
+    proposed: Decimal,
+    *,
+    expected: Decimal,
+    confidence: float,
+    rationale: str,
+    requires_approval: bool,
+    created_by: str,
+) -> NewRecommendation:
+    """A recommendation to move one campaign's budget to `proposed`."""
+    return NewRecommendation(
+        tenant_id=line.tenant_id,
+        cycle_date=cycle_date,
+        platform=line.platform,
+        channel=line.platform,
+        account_id=line.account_id,
+        campaign_id=line.campaign_id,
+        budget_id=line.budget_id,
+        currency=line.currency,
+        current_budget=money(line.daily_budget),
+        proposed_budget=proposed,
+        expected_revenue_change=expected,
+        confidence=confidence,
+        rationale=rationale,
+        requires_approval=requires_approval,
+        created_by=created_by,
+    )
 
 
 def _confidence(inputs: Sequence[ChannelInput], allocation: Allocation) -> float:

@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.ads.googleads.errors import GoogleAdsException
@@ -56,6 +56,7 @@ _TRANSIENT_QUOTA = frozenset(
     }
 )
 _MICROS_EXPONENT = -6
+T = TypeVar("T")
 # Whether this module has opened a gRPC channel, after which gRPC's trust roots are fixed.
 _channels_opened = False
 
@@ -243,6 +244,9 @@ class GoogleAdsConnector:
             except (GoogleAdsException, GoogleAPICallError, grpc.RpcError) as error:
                 raise to_api_error(error) from error
 
+        return self._with_retry(attempt)
+
+    def _with_retry(self, attempt: Callable[[], T]) -> T:
         return call_with_retry(
             attempt,
             classify=_classify,
@@ -313,15 +317,7 @@ class GoogleAdsConnector:
             except (GoogleAdsException, GoogleAPICallError, grpc.RpcError) as error:
                 raise to_api_error(error) from error
 
-        return call_with_retry(
-            attempt,
-            classify=_classify,
-            policy=self._policy,
-            sleep=self._sleep,
-            rand=self._rand,
-            breaker=self._breaker,
-            stats=self.stats,
-        )
+        return self._with_retry(attempt)
 
     def _budget_service(self) -> Any:
         global _channels_opened
