@@ -36,6 +36,8 @@ class Verdict:
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
 
+# Budgets are rounded to cents after the optimizer kept to a limit: that much over is not over.
+ROUNDING_SLACK = 0.005
 # Platforms' own minimum daily budgets (account currency units).
 PLATFORM_MINIMUMS = {
     "google_ads": Decimal("1.00"),
@@ -76,13 +78,12 @@ def check_change(proposed: Decimal, context: ChangeContext, settings: AgentSetti
             f"{context.channel}: budget {proposed} is above the cap {settings.max_daily_budget}"
         )
     change = relative_change(current, proposed)
-    # A hair of slack: budgets are rounded to cents after the optimizer kept to the limit.
-    if change > settings.max_change_per_cycle + 0.005:
+    if change > settings.max_change_per_cycle + ROUNDING_SLACK:
         raise GuardrailViolation(
             f"{context.channel}: a {change:.0%} change is above the "
             f"{settings.max_change_per_cycle:.0%} allowed per cycle"
         )
-    needs_approval = change > settings.approval_threshold
+    needs_approval = change > settings.approval_threshold + ROUNDING_SLACK
     reasons = (
         (f"{change:.0%} change is above the {settings.approval_threshold:.0%} approval threshold",)
         if needs_approval
