@@ -160,6 +160,7 @@ class OptimizationToolbox:
     settings: AgentSettings
     plan: Plan | None = None
     calls: list[str] = field(default_factory=list)
+    to_tenant_currency: dict[str, float] = field(default_factory=dict)
 
     def performance(self) -> dict[str, Any]:
         return {
@@ -202,6 +203,7 @@ class OptimizationToolbox:
             self.channel_spend,
             self.anomalies,
             self.settings,
+            to_tenant_currency=self.to_tenant_currency,
         )
         return {
             "channels": [d.__dict__ for d in self.plan.channels],

@@ -257,6 +257,7 @@ def recommend(
         anomalies=open_anomalies(conn, tenant_id),
         settings=settings,
     )
+    toolbox.to_tenant_currency = rates_to_tenant_currency(conn, tenant_id, end)
     recommendations, created_by = run_optimization_agent(toolbox, llm)
     saved = save_recommendations(conn, recommendations)
     plan = toolbox.plan
@@ -271,6 +272,25 @@ def recommend(
         expected_revenue_change=float(sum(r.expected_revenue_change for r in saved)),
         confidence=plan.confidence if plan else 0.0,
     )
+
+
+def rates_to_tenant_currency(
+    conn: psycopg.Connection, tenant_id: str, day: date
+) -> dict[str, float]:
+    """Units of the tenant's reporting currency per unit of each currency, at the latest
+    rate on or before `day` (staging.stg_fx__rates quotes units per US dollar)."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (currency) currency, units_per_usd FROM staging.stg_fx__rates
+           WHERE date <= %s ORDER BY currency, date DESC""",
+        (day,),
+    ).fetchall()
+    per_usd = {c.strip(): float(r) for c, r in rows}
+    home = conn.execute(
+        "SELECT reporting_currency FROM app.tenants WHERE tenant_id = %s", (tenant_id,)
+    ).fetchone()[0]
+    if home not in per_usd:
+        return {home: 1.0}
+    return {c: per_usd[home] / r for c, r in per_usd.items()}
 
 
 def auto_approve(

@@ -78,8 +78,16 @@ def plan_budgets(
     open_anomalies: Mapping[str, Sequence[str]],
     settings: AgentSettings,
     created_by: str = "optimizer",
+    to_tenant_currency: Mapping[str, float] | None = None,
 ) -> Plan:
-    """Decide this cycle's budgets for one tenant at its current total spend."""
+    """Decide this cycle's budgets for one tenant at its current total budget.
+
+    The optimizer works on recent spend (where the curves are measured); its answer becomes
+    each channel's target share of the tenant's total daily budget (in the tenant's currency,
+    `to_tenant_currency` giving each account currency's rate), moved at most the per-cycle
+    limit. Shares of the *current* budget, not multipliers on spend, because spend lags a
+    budget that just changed: a multiplier on lagging spend would compound cycle after cycle
+    and the total would drift."""
     held: dict[str, str] = {}
     inputs: list[ChannelInput] = []
     for channel in sorted({line.platform for line in lines}):
@@ -122,8 +130,10 @@ def plan_budgets(
             held.update({i.key: f"optimizer: {error}" for i in inputs})
         else:
             confidence = _confidence(inputs, allocation)
+            multipliers = _budget_multipliers(
+                allocation, lines, to_tenant_currency or {}, settings.max_change_per_cycle
+            )
             for line in allocation.lines:
-                multipliers[line.key] = line.proposed / line.current
                 decisions.append(
                     ChannelDecision(
                         line.key,
@@ -180,6 +190,44 @@ def plan_budgets(
             )
         )
     return Plan(tenant_id, cycle_date, decisions, recommendations, rejected, allocation, confidence)
+
+
+def _budget_multipliers(
+    allocation: Allocation,
+    lines: Sequence[CampaignBudgetLine],
+    to_tenant: Mapping[str, float],
+    max_change: float,
+) -> dict[str, float]:
+    """Per channel, the factor on its campaigns' budgets that gives it the optimizer's share
+    of the current total budget, each factor within 1 ± `max_change` and the total kept."""
+    budgets = {
+        key: sum(
+            float(x.daily_budget) * to_tenant.get(x.currency, 1.0)
+            for x in lines
+            if x.platform == key
+        )
+        for key in allocation.by_key()
+    }
+    total_budget = sum(budgets.values())
+    total_spend = sum(line.proposed for line in allocation.lines)
+    if total_budget <= 0 or total_spend <= 0:
+        return {}
+    target = {line.key: line.proposed / total_spend * total_budget for line in allocation.lines}
+    low = {k: b * (1 - max_change) for k, b in budgets.items()}
+    high = {k: b * (1 + max_change) for k, b in budgets.items()}
+    # Clamp, then spread what clamping freed or took over the channels still free.
+    free = set(target)
+    for _ in range(len(target)):
+        clamped = {k: min(max(v, low[k]), high[k]) for k, v in target.items()}
+        gap = total_budget - sum(clamped.values())
+        movable = [k for k in free if low[k] < clamped[k] < high[k]]
+        if abs(gap) < 1e-9 or not movable:
+            target = clamped
+            break
+        weight = sum(clamped[k] for k in movable)
+        target = {k: v + (gap * v / weight if k in movable else 0.0) for k, v in clamped.items()}
+        free = set(movable)
+    return {k: target[k] / budgets[k] for k in target if budgets[k] > 0}
 
 
 def recommendation_for(

@@ -231,6 +231,15 @@ def closed_loop(uri: str, control_uri: str, days: int) -> None:
     _print_loop(uri, control_uri, days)
 
 
+def _to_tenant(conn, currency: str) -> dict[str, float]:
+    rows = conn.execute(
+        """SELECT DISTINCT ON (currency) currency, units_per_usd FROM sandbox.fx_rates
+           ORDER BY currency, date DESC"""
+    ).fetchall()
+    per_usd = {c.strip(): float(r) for c, r in rows}
+    return {c: per_usd[currency] / r for c, r in per_usd.items()}
+
+
 def _recent_spend(conn, tenant: str, currency: str) -> dict[str, float]:
     """Each channel's average daily spend over the last week (tenant currency)."""
     from sandbox.advance import channel_spend_history

@@ -223,14 +223,20 @@ def test_planning_moves_campaign_budgets_by_their_channels_multiplier():
     by_campaign = {r.campaign_id: r for r in plan.recommendations}
     decisions = {d.channel: d for d in plan.channels}
     for rec in plan.recommendations:
-        multiplier = decisions[rec.platform].proposed_spend / decisions[rec.platform].current_spend
-        assert float(rec.proposed_budget) == pytest.approx(
-            float(rec.current_budget) * multiplier, abs=0.01
-        )
+        decision = decisions[rec.platform]
+        moved = decision.proposed_spend / decision.current_spend - 1
+        if abs(moved) > 0.02:  # the budget moves the way the optimizer moved the spend
+            assert (rec.proposed_budget > rec.current_budget) == (moved > 0)
         assert rec.rationale.startswith(("Raise", "Lower")) and "marginal ROAS" in rec.rationale
         assert 0.0 <= rec.confidence <= 1.0
+        assert abs(rec.proposed_budget / rec.current_budget - 1) <= Decimal("0.255")
     if "11" in by_campaign:
         assert by_campaign["11"].proposed_budget == by_campaign["12"].proposed_budget
+    # Budget moves between channels; the tenant's total stays (to the cent per campaign).
+    changed = {r.campaign_id: r.proposed_budget for r in plan.recommendations}
+    before = sum(line.daily_budget for line in _lines())
+    after = sum(changed.get(line.campaign_id, line.daily_budget) for line in _lines())
+    assert abs(after - before) <= Decimal("0.05")
     # The oracle's direction: money leaves the channel with the lowest marginal return.
     lowest = min(decisions.values(), key=lambda d: d.marginal_roas_current)
     assert lowest.proposed_spend < lowest.current_spend
