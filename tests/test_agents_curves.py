@@ -215,7 +215,7 @@ def _lines(tenant="t"):
     ]
 
 
-def test_planning_moves_campaign_budgets_by_their_channels_multiplier():
+def test_planning_moves_budget_between_channels_at_the_same_total():
     curves = {k: ChannelCurve(k, exact(p), 100.0, 200) for k, (p, _) in TRUTH.items()}
     spend = {"google_ads": 270.0, "meta": 180.0, "linkedin": 150.0}
     plan = plan_budgets("t", date(2026, 6, 1), curves, _lines(), spend, {}, SETTINGS)
