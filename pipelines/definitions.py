@@ -28,6 +28,7 @@ from pipelines.agent_jobs import (
     daily_agents_job,
     reports_job,
 )
+from pipelines.execution import run_executor
 from pipelines.jobs import dbt_build_job, fx_job, ingestion_jobs, landing_job, webhook_job
 from pipelines.schedules import fx_morning, morning_schedules
 from pipelines.sensors import (
@@ -95,4 +96,5 @@ defs = dg.Definitions(
         "fx": FxResource(),
         "dbt": dbt_resource(),
     },
+    executor=run_executor(),
 )

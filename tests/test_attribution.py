@@ -1,9 +1,14 @@
 """Journeys and attribution on the loaded small world, against the world's own truth."""
 
+import json
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
+from assets.dbt import FULL_REFRESH_TAG, dbt_build_args, dbt_window_tags
+from pipelines.definitions import defs
+from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
 from tests.pipeline_window import END, WINDOW_START
 
 MODELS = (
@@ -32,7 +37,9 @@ def test_every_model_credits_each_conversion_exactly_once(built, conn):
 
 
 def test_credited_revenue_adds_up_to_the_won_revenue_for_every_model(built, conn):
-    (won,) = conn.execute("SELECT sum(amount) FROM marts.funnel WHERE won_at IS NOT NULL").fetchone()
+    (won,) = conn.execute(
+        "SELECT sum(amount) FROM marts.funnel WHERE won_at IS NOT NULL"
+    ).fetchone()
     for model in MODELS:
         (credited,) = conn.execute(
             """SELECT sum(revenue) FROM marts.attribution_credits
@@ -140,3 +147,36 @@ def test_model_error_against_the_true_cause_of_each_lead(built, conn):
 
 def test_window_constants_still_cover_two_weeks():
     assert (END - WINDOW_START).days == 13
+
+
+def test_dbt_build_args_choose_the_window_from_run_tags():
+    today = date(2026, 7, 10)
+    default = dbt_build_args({}, today)
+    assert default[:2] == ["build", "--vars"]
+    assert json.loads(default[2]) == {"min_date": "2026-07-02", "max_date": "2026-07-10"}
+    tagged = dbt_build_args(dbt_window_tags(date(2026, 6, 1), date(2026, 6, 3)), today)
+    assert json.loads(tagged[2]) == {"min_date": "2026-06-01", "max_date": "2026-06-03"}
+    assert dbt_build_args({FULL_REFRESH_TAG: "true"}, today) == ["build", "--full-refresh"]
+    with pytest.raises(ValueError, match="before it starts"):
+        dbt_build_args(dbt_window_tags(date(2026, 6, 3), date(2026, 6, 1)), today)
+
+
+_MART_FINGERPRINT = """
+SELECT (SELECT count(*) FROM marts.ad_performance_daily),
+       (SELECT sum(spend) FROM marts.ad_performance_daily),
+       (SELECT count(*) FROM marts.journey_touches),
+       (SELECT count(*) FROM marts.attribution_credits),
+       (SELECT sum(revenue) FROM marts.attribution_credits WHERE model = 'markov'),
+       (SELECT sum(spend) + sum(attributed_revenue) FROM marts.channel_roi)
+"""
+
+
+def test_an_incremental_rebuild_of_the_last_days_changes_nothing(built, instance, conn):
+    """The daily run rebuilds a window in place: same rows, no duplicates, same totals."""
+    before = conn.execute(_MART_FINGERPRINT).fetchone()
+    conn.commit()  # end the read transaction: its locks would block dbt's table swaps
+    result = defs.resolve_job_def("dbt_build").execute_in_process(
+        instance=instance, run_config=QUIET, tags=dbt_window_tags(END - timedelta(days=3), END)
+    )
+    assert result.success
+    assert conn.execute(_MART_FINGERPRINT).fetchone() == before
