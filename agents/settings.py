@@ -6,7 +6,6 @@ Read once per process (``get_agent_settings``), never at import time.
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,7 +40,6 @@ class AgentSettings(BaseSettings):
     min_daily_budget: float = Field(default=1.0, ge=0)  # spend floor per campaign
     max_daily_budget: float | None = None  # cap per campaign, account currency
     attribution_model: str = "markov"
-    response: Literal["revenue", "leads"] = "revenue"
     risk_aversion: float = Field(default=0.5, ge=0)  # lambda in mean - lambda * sd
     curve_window_days: int = Field(default=182, ge=28)
 

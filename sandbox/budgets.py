@@ -3,9 +3,9 @@
 Each platform changes budgets on its own object: Google Ads on the campaign budget
 (``CampaignBudgetService.MutateCampaignBudgets``), Meta on the ad set (``daily_budget``), LinkedIn
 on the campaign (``dailyBudget``). The sandboxes record every accepted change in
-``sandbox.budget_changes``; this module turns them back into what each API shows (the new
-budget at once, as the real APIs do) and into the campaign budget the world delivers with
-from the change's effective date (the day after the world's last simulated day).
+``sandbox.budget_changes``, effective the day after the world's last simulated day. The data
+layers show the latest change at once (as the real APIs do); ``sandbox.advance`` delivers the
+following days with them.
 """
 
 from __future__ import annotations
