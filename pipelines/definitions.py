@@ -17,6 +17,7 @@ from assets.resources import (
 )
 from assets.webhooks import crm_webhook_leads
 from pipelines.jobs import dbt_build_job, ingestion_jobs, landing_job, webhook_job
+from pipelines.ml_jobs import ml_assets, ml_schedules, ml_scoring_job, ml_training_job
 from pipelines.schedules import morning_schedules
 from pipelines.sensors import (
     landing_files_sensor,
@@ -45,9 +46,17 @@ defs = dg.Definitions(
             kinds={"postgres"},
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
+        *ml_assets,
     ],
-    jobs=[*ingestion_jobs.values(), landing_job, webhook_job, dbt_build_job],
-    schedules=morning_schedules,
+    jobs=[
+        *ingestion_jobs.values(),
+        landing_job,
+        webhook_job,
+        dbt_build_job,
+        ml_training_job,
+        ml_scoring_job,
+    ],
+    schedules=[*morning_schedules, *ml_schedules],
     sensors=[
         tenant_partitions_from_connections,
         landing_files_sensor,
