@@ -22,7 +22,8 @@ TOP_FEATURES = 3
 
 class LeadScoreNet(nn.Module):
     """logit = wide (linear) + deep (MLP) over [tabular, text components]; then a
-    calibration of the logit (temperature and bias) fitted after training."""
+    calibration of the logit (temperature and bias) fitted after training. The wide part is
+    fitted first, to convergence; the deep part then learns the residual."""
 
     def __init__(self, tabular_dim: int, text_dim: int, hidden: int = 64) -> None:
         super().__init__()
@@ -50,6 +51,7 @@ class LeadScoreNet(nn.Module):
 
 @dataclass
 class TrainingConfig:
+    wide_l2: float = 1e-4
     epochs: int = 80
     batch_size: int = 256
     learning_rate: float = 2e-3
@@ -67,45 +69,55 @@ class TrainedModel:
     model_name: str = MODEL_NAME
 
     # -- inference ----------------------------------------------------------------------
-    def predict(self, frame: pd.DataFrame, settings: MlSettings | None = None) -> np.ndarray:
-        """Calibrated probability of closed-won within 90 days, one per row of `frame`."""
-        tabular, text = self.spec.transform(frame)
-        return predict_matrix(self.net, tabular, text, settings)
+    def predict(
+        self, frame: pd.DataFrame, settings: MlSettings | None = None, chunk_rows: int = 100_000
+    ) -> np.ndarray:
+        """Calibrated probability of closed-won within 90 days, one per row of `frame`.
+        Features are built a chunk at a time, so a million leads never sit in memory as one
+        float matrix."""
+        out = np.empty(len(frame), dtype=np.float32)
+        for start in range(0, len(frame), chunk_rows):
+            tabular, text = self.spec.transform(frame.iloc[start : start + chunk_rows])
+            out[start : start + chunk_rows] = predict_matrix(self.net, tabular, text, settings)
+        return out
 
-    def contributions(self, frame: pd.DataFrame, top: int = TOP_FEATURES) -> list[list[dict]]:
-        """Per lead, the features that moved its logit most from the average lead's:
-        gradient × (input − training mean), summed over each feature's one-hot columns (and
-        over the embedding for the notes)."""
-        tabular, text = self.spec.transform(frame)
-        net = self.net.cpu().eval()
-        tab = torch.from_numpy(tabular).requires_grad_(True)
-        txt = torch.from_numpy(text).requires_grad_(True)
-        net(tab, txt).sum().backward()
-        # Inputs are standardised/one-hot: the training mean of a numeric input is 0, of a
-        # one-hot column its frequency; the spec keeps neither for one-hots, so use 0 (absent).
-        tab_contrib = (tab.grad * tab).detach().numpy()
+    def contributions(
+        self, frame: pd.DataFrame, top: int = TOP_FEATURES, chunk_rows: int = 50_000
+    ) -> list[list[dict]]:
+        """Per lead, the features that moved its calibrated logit most: gradient × input,
+        summed over each feature's one-hot columns (and over the text components for the
+        notes). Inputs are centred (numeric features standardised, text components centred on
+        the training mean), so this is the shift from an average lead's logit."""
         groups = self.spec.groups
         names = list(dict.fromkeys(groups))
-        grouped = np.zeros((len(frame), len(names) + (1 if self.spec.use_text else 0)))
-        positions = {name: i for i, name in enumerate(names)}
+        labels = [*names, TEXT] if self.spec.use_text else names
+        membership = np.zeros((len(groups), len(names)), dtype=np.float32)
         for column, group in enumerate(groups):
-            grouped[:, positions[group]] += tab_contrib[:, column]
-        labels = names[:]
-        if self.spec.use_text:
-            grouped[:, -1] = (txt.grad * txt).sum(dim=1).detach().numpy()
-            labels.append(TEXT)
-        out = []
-        for row in range(len(frame)):
-            best = np.argsort(-np.abs(grouped[row]))[:top]
-            out.append(
-                [
-                    {
-                        "feature": _describe(labels[i], frame.iloc[row]),
-                        "contribution": round(float(grouped[row, i]), 4),
-                    }
-                    for i in best
-                ]
-            )
+            membership[column, names.index(group)] = 1.0
+        net = self.net.cpu().eval()
+        out: list[list[dict]] = []
+        for start in range(0, len(frame), chunk_rows):
+            chunk = frame.iloc[start : start + chunk_rows]
+            tabular, text = self.spec.transform(chunk)
+            tab = torch.from_numpy(tabular).requires_grad_(True)
+            txt = torch.from_numpy(text).requires_grad_(True)
+            net(tab, txt).sum().backward()
+            grouped = (tab.grad * tab).detach().numpy() @ membership
+            if self.spec.use_text:
+                text_part = (txt.grad * txt).sum(dim=1, keepdim=True).detach().numpy()
+                grouped = np.hstack([grouped, text_part])
+            best = np.argsort(-np.abs(grouped), axis=1)[:, :top]
+            values = chunk.to_dict("records")
+            for row, picks in enumerate(best):
+                out.append(
+                    [
+                        {
+                            "feature": _describe(labels[i], values[row]),
+                            "contribution": round(float(grouped[row, i]), 4),
+                        }
+                        for i in picks
+                    ]
+                )
         return out
 
     # -- persistence --------------------------------------------------------------------
@@ -132,11 +144,12 @@ class TrainedModel:
         return cls(spec, net.eval(), metrics, version, model_name)
 
 
-def _describe(group: str, row: pd.Series) -> str:
+def _describe(group: str, row: dict[str, Any]) -> str:
     if group == TEXT:
         return "notes (text)"
-    if group in row.index and not isinstance(row[group], float | int | np.number):
-        return f"{group}={row[group]}"
+    value = row.get(group)
+    if isinstance(value, str):
+        return f"{group}={value}"
     return group
 
 
@@ -198,10 +211,24 @@ def train_lead_model(
     loss_fn = nn.BCEWithLogitsLoss(
         pos_weight=torch.tensor([(len(y) - positives) / positives], device=device)
     )
+    _fit_wide(net, tab, txt, y, loss_fn, config.wide_l2)
+
+    # The deep part learns what the linear part cannot (interactions), starting from zero,
+    # and is kept only for as long as it improves ranking on the calibration leads.
+    nn.init.zeros_(net.deep[-1].weight)
+    nn.init.zeros_(net.deep[-1].bias)
     optimizer = torch.optim.AdamW(
-        net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        net.deep.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    best_auc, best_state, waited = -1.0, None, 0
+    cal_labels = cal_y.cpu().numpy()
+
+    def calibration_auc() -> float:
+        net.eval()
+        with torch.no_grad():
+            return roc_auc_score(cal_labels, net.raw_logit(cal_tab, cal_txt).cpu().numpy())
+
+    best_auc, waited = calibration_auc(), 0
+    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
     for _epoch in range(config.epochs):
         net.train()
         order = torch.randperm(len(y), generator=generator).to(device)
@@ -210,10 +237,7 @@ def train_lead_model(
             optimizer.zero_grad()
             loss_fn(net.raw_logit(tab[batch], txt[batch]), y[batch]).backward()
             optimizer.step()
-        net.eval()
-        with torch.no_grad():
-            scores = net.raw_logit(cal_tab, cal_txt).cpu().numpy()
-        auc = roc_auc_score(cal_y.cpu().numpy(), scores)
+        auc = calibration_auc()
         if auc > best_auc + 1e-4:
             best_auc, waited = auc, 0
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -224,6 +248,29 @@ def train_lead_model(
     net.load_state_dict(best_state)
     _calibrate(net, cal_tab, cal_txt, cal_y)
     return TrainedModel(spec, net.cpu().eval())
+
+
+def _fit_wide(
+    net: LeadScoreNet,
+    tabular: torch.Tensor,
+    text: torch.Tensor,
+    labels: torch.Tensor,
+    loss_fn: nn.Module,
+    l2: float,
+) -> None:
+    """The linear part alone, to convergence (a convex problem: L-BFGS, full batch)."""
+    joined = torch.cat([tabular, text], dim=1)
+    optimizer = torch.optim.LBFGS(
+        net.wide.parameters(), lr=1.0, max_iter=500, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn(net.wide(joined).squeeze(1), labels) + l2 * net.wide.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
 
 
 def _calibrate(
