@@ -46,22 +46,31 @@ class TextEmbedder:
         if isinstance(texts, str):
             raise TypeError("encode takes a sequence of texts, not one string")
         vectors = np.empty((len(texts), DIMENSIONS), dtype=np.float32)
-        if not texts:
+        if not len(texts):
             return vectors
-        # Longest first, so each batch pads to a similar length and the slowest batch runs
-        # while memory is fresh; rows go back to their original positions below.
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        # Tokenise everything once (the Rust tokenizer runs the whole list in parallel), then
+        # batch by token count, longest first: each batch pads only to its own longest text.
+        token_ids = self.tokenizer(
+            list(texts), truncation=True, max_length=MAX_TOKENS, padding=False
+        )["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: -len(token_ids[i]))
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 batch = order[start : start + self.batch_size]
-                vectors[batch] = self._encode_batch([texts[i] for i in batch])
+                vectors[batch] = self._encode_batch([token_ids[i] for i in batch])
         return vectors
 
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        tokens = self.tokenizer(
-            texts, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
-        ).to(self.device)
-        hidden = self.model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1).float() / mask.sum(dim=1).float().clamp(min=1e-9)
+    def _encode_batch(self, token_ids: list[list[int]]) -> np.ndarray:
+        longest = max(len(ids) for ids in token_ids)
+        input_ids = np.full((len(token_ids), longest), self.tokenizer.pad_token_id, np.int64)
+        attention = np.zeros((len(token_ids), longest), np.int64)
+        for row, ids in enumerate(token_ids):
+            input_ids[row, : len(ids)] = ids
+            attention[row, : len(ids)] = 1
+        mask = torch.from_numpy(attention).to(self.device)
+        hidden = self.model(
+            input_ids=torch.from_numpy(input_ids).to(self.device), attention_mask=mask
+        ).last_hidden_state
+        weights = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * weights).sum(dim=1).float() / weights.sum(dim=1).float().clamp(min=1e-9)
         return F.normalize(pooled, p=2, dim=1).cpu().numpy()

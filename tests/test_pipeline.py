@@ -296,7 +296,12 @@ def test_models_rebuild_when_new_raw_data_lands():
     )
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     due = {r.key.to_user_string() for r in after.results if r.true_subset.size}
-    assert due == {"staging/stg_google_ads__ad_daily", "marts/ad_performance_daily"}
+    # The creative embeddings follow new ad rows too (the headline and body change with them).
+    assert due == {
+        "staging/stg_google_ads__ad_daily",
+        "marts/ad_performance_daily",
+        "ml/embeddings",
+    }
 
 
 def test_the_funnel_matches_each_leads_true_outcome(built, conn):
