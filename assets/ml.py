@@ -71,7 +71,7 @@ def embeddings(warehouse: WarehouseResource) -> dg.MaterializeResult:
         dg.AssetKey(["staging", "stg_crm__contacts"]),
         dg.AssetKey(["staging", "stg_crm__deals"]),
         dg.AssetKey(["staging", "stg_crm__deal_stages"]),
-        dg.AssetKey(["raw", "web_sessions"]),
+        dg.AssetKey(["marts", "journey_touches"]),
     ],
     check_specs=[
         dg.AssetCheckSpec("auc_not_worse_than_live", asset=MODEL),
@@ -125,7 +125,12 @@ def lead_score_model(warehouse: WarehouseResource) -> dg.MaterializeResult:
     group_name="ml",
     kinds={"pytorch", "postgres"},
     op_tags=GPU_TAGS,
-    deps=[MODEL, EMBEDDINGS, dg.AssetKey(["staging", "stg_crm__contacts"])],
+    deps=[
+        MODEL,
+        EMBEDDINGS,
+        dg.AssetKey(["staging", "stg_crm__contacts"]),
+        dg.AssetKey(["marts", "journey_touches"]),
+    ],
     check_specs=[dg.AssetCheckSpec("score_drift_psi", asset=SCORES)],
     description="Every lead scored by the live model: calibrated probability of closed-won "
     "within 90 days, quartile tier per tenant, top contributing features.",

@@ -65,31 +65,13 @@ class LeakyFeatureError(ValueError):
     """A post-outcome column was asked for as a feature."""
 
 
-# Touches before each lead's form fill. Until marts.journey_touches exists, channels are
-# inferred here from click ids, UTMs and referrers of the landed web sessions.
-_TOUCHES_FROM_SESSIONS = """
-    SELECT c.tenant_id, c.contact_id::bigint AS lead_id, s.started_at AS touched_at,
-           CASE
-               WHEN s.gclid IS NOT NULL OR lower(s.utm_medium) IN ('cpc', 'ppc', 'paid_search')
-                   THEN 'google_ads'
-               WHEN s.fbclid IS NOT NULL OR lower(s.utm_source) IN ('facebook', 'instagram', 'meta')
-                   THEN 'meta'
-               WHEN s.li_fat_id IS NOT NULL OR lower(s.utm_source) = 'linkedin' THEN 'linkedin'
-               WHEN s.referrer ~* '(google|bing|duckduckgo|yahoo|ecosia)\\.' THEN 'organic_search'
-               WHEN s.referrer IS NOT NULL THEN 'referral'
-               ELSE 'direct'
-           END AS channel
-    FROM staging.stg_crm__contacts AS c
-    JOIN raw.web_sessions AS s
-      ON s.tenant_id = c.tenant_id AND s.anonymous_id = c.anonymous_id
-     AND s.started_at <= c.created_at
-"""
-_TOUCHES_FROM_MART = """
-    SELECT t.tenant_id, t.lead_id, t.touched_at, t.channel
-    FROM marts.journey_touches AS t
-    JOIN staging.stg_crm__contacts AS c
-      ON c.tenant_id = t.tenant_id AND c.contact_id::bigint = t.lead_id
-    WHERE t.touched_at <= c.created_at
+# Touches before each lead's form fill, from dbt's journeys (identity-stitched sessions with
+# their channel). A lead without any session keeps a placeholder 'unknown' touch there, with
+# no session: it is not a touch here.
+_TOUCHES = """
+    SELECT tenant_id, lead_id, touched_at, channel
+    FROM marts.journey_touches
+    WHERE session_id IS NOT NULL AND touched_at <= converted_at
 """
 
 _LEADS = """
@@ -146,29 +128,21 @@ ORDER BY c.created_at, c.tenant_id, c.contact_id
 """
 
 
-def _leads_query(touches_source: str) -> str:
+def _leads_query() -> str:
     counts = ",\n           ".join(
         f"count(*) FILTER (WHERE channel = '{channel}') AS touches_{channel}"
         for channel in CHANNELS
     )
     columns = ", ".join(f"coalesce(p.touches_{c}, 0) AS touches_{c}" for c in CHANNELS)
-    touches = _TOUCHES_FROM_MART if touches_source == "mart" else _TOUCHES_FROM_SESSIONS
-    return _LEADS.format(touches=touches, channel_counts=counts, channel_columns=columns)
-
-
-def touches_source(conn: psycopg.Connection) -> str:
-    """'mart' once marts.journey_touches is built, else 'sessions'."""
-    exists = conn.execute("SELECT to_regclass('marts.journey_touches') IS NOT NULL").fetchone()[0]
-    return "mart" if exists else "sessions"
+    return _LEADS.format(touches=_TOUCHES, channel_counts=counts, channel_columns=columns)
 
 
 def load_leads(conn: psycopg.Connection, tenant_id: str | None = None) -> pd.DataFrame:
     """Every lead (CRM contact) with its pre-creation features, its notes embedding and
     `won_at` (first closed-won, if any). One row per lead, oldest first."""
     register_vector(conn)
-    query = _leads_query(touches_source(conn))
     with conn.cursor() as cur:
-        cur.execute(query, {"model": MODEL_NAME, "tenant": tenant_id})
+        cur.execute(_leads_query(), {"model": MODEL_NAME, "tenant": tenant_id})
         columns = [d.name for d in cur.description]
         frame = pd.DataFrame(cur.fetchall(), columns=columns)
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)

@@ -2,23 +2,26 @@
 
 import dagster as dg
 
+from assets.attribution import channel_set_shares
 from assets.crm import crm_companies, crm_contacts, crm_deal_stages, crm_deals
 from assets.dbt import bizo_dbt_models, dbt_resource
+from assets.fx import fx_rates
 from assets.google_ads import google_ads_ad_daily
 from assets.landing import crm_contact_exports, web_sessions
 from assets.linkedin import linkedin_creative_daily, linkedin_creatives
 from assets.meta import meta_ad_insights_daily, meta_ads
 from assets.resources import (
     CrmResource,
+    FxResource,
     GoogleAdsResource,
     LinkedInResource,
     MetaResource,
     WarehouseResource,
 )
 from assets.webhooks import crm_webhook_leads
-from pipelines.jobs import dbt_build_job, ingestion_jobs, landing_job, webhook_job
+from pipelines.jobs import dbt_build_job, fx_job, ingestion_jobs, landing_job, webhook_job
 from pipelines.ml_jobs import ml_assets, ml_schedules, ml_scoring_job, ml_training_job
-from pipelines.schedules import morning_schedules
+from pipelines.schedules import fx_morning, morning_schedules
 from pipelines.sensors import (
     landing_files_sensor,
     lead_webhooks_sensor,
@@ -39,7 +42,9 @@ defs = dg.Definitions(
         web_sessions,
         crm_contact_exports,
         crm_webhook_leads,
+        fx_rates,
         bizo_dbt_models,
+        channel_set_shares,
         dg.AssetSpec(
             ["app", "tenants"],
             group_name="control",
@@ -50,13 +55,14 @@ defs = dg.Definitions(
     ],
     jobs=[
         *ingestion_jobs.values(),
+        fx_job,
         landing_job,
         webhook_job,
         dbt_build_job,
         ml_training_job,
         ml_scoring_job,
     ],
-    schedules=[*morning_schedules, *ml_schedules],
+    schedules=[*morning_schedules, fx_morning, *ml_schedules],
     sensors=[
         tenant_partitions_from_connections,
         landing_files_sensor,
@@ -75,6 +81,7 @@ defs = dg.Definitions(
         "linkedin": LinkedInResource(),
         "meta": MetaResource(),
         "crm": CrmResource(),
+        "fx": FxResource(),
         "dbt": dbt_resource(),
     },
 )

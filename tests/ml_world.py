@@ -3,8 +3,8 @@
 The session warehouse holds two weeks, too little for a 90-day outcome. This fixture writes
 a 365-day world to a separate database, syncs its whole CRM through the real CRM connector
 from the CRM sandbox (as the CRM assets do), lands its web sessions (a copy of the world's
-sessions: test_pipeline shows the landing path loads exactly those), builds the staging
-views with dbt and embeds the CRM notes. Plugged in by tests/conftest.py.
+sessions: test_pipeline shows the landing path loads exactly those), builds the CRM staging
+views and the journeys with dbt and embeds the CRM notes. Plugged in by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bizo.demo import connect_demo_accounts
 from connectors.crm.client import CrmConnector, row_columns, row_values
 from ml.embedder import TextEmbedder
 from ml.embeddings import refresh_embeddings
@@ -29,6 +30,7 @@ from sandbox.store import write_world
 from sandbox.world import Profile, generate_world
 from tests.pipeline_window import END
 from warehouse import db
+from warehouse.crypto import CredentialBox
 from warehouse.loader import Slice, replace_slice
 from warehouse.server import server_address
 from warehouse.settings import WarehouseSettings, get_settings
@@ -88,6 +90,7 @@ def build_ml_world() -> Iterator[MlWorld]:
     world = generate_world(ML_PROFILE, seed=ML_SEED, end=END)
     with psycopg.connect(uri) as conn:
         write_world(conn, world)
+        connect_demo_accounts(conn, CredentialBox.from_settings(settings))
         server = CrmSandboxServer(PostgresCrmData(uri)).start()
         try:
             tenants = [r[0] for r in conn.execute("SELECT tenant_id FROM sandbox.tenants")]
@@ -108,7 +111,8 @@ def build_ml_world() -> Iterator[MlWorld]:
             """
         )
     subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "run", "--select", "staging", "--quiet",
+        [str(Path(sys.executable).parent / "dbt"), "run", "--quiet",
+         "--select", "staging.crm", "+journey_touches",
          "--profiles-dir", ".", "--project-dir", "."],
         cwd=ROOT / "dbt_project",
         env={**os.environ, **db.dbt_env(settings)},
