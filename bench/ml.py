@@ -1,7 +1,7 @@
 """ML benchmark: embedding throughput, lead scoring throughput, HNSW latency and recall.
 
     .venv/bin/python -m bench.ml [--texts 2000] [--leads 1000000] [--vectors 100000]
-                                 [--queries 200] [--skip-hnsw]
+                                 [--queries 200] [--skip-embeddings] [--skip-hnsw]
 
 1. Embeddings: `ml.embedder.TextEmbedder.encode` against sentence-transformers' `encode` of
    the same model on the same texts, in this run, best of 3 each. Aim: at least 1.2x on CPU.
@@ -225,10 +225,12 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--vectors", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--skip-embeddings", action="store_true")
     parser.add_argument("--skip-hnsw", action="store_true")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    bench_embeddings(args.texts)
+    if not args.skip_embeddings:
+        bench_embeddings(args.texts)
     bench_scoring(args.leads)
     if not args.skip_hnsw:
         bench_hnsw(args.vectors, args.queries)
