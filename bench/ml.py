@@ -28,22 +28,11 @@ import numpy as np
 import pandas as pd
 
 from bench.common import best_of, timed, use_bench_database
+from sandbox.world import _HIGH_INTENT, _LOW_INTENT, _NEUTRAL
 
-NEUTRAL = (
-    "came in through the website",
-    "interested in reporting features",
-    "mentioned current tooling is spreadsheets",
-    "asked about integrations",
-    "follow up next week",
-    "filled the contact form",
-)
-INTENT = (
-    "budget approved for next quarter",
-    "evaluating vendors this quarter",
-    "just browsing",
-    "student research project",
-    "",
-)
+# The sandbox's own CRM phrases, so the texts look like what the pipeline embeds.
+NEUTRAL = _NEUTRAL
+INTENT = (*_HIGH_INTENT, *_LOW_INTENT, "")
 INDUSTRIES = ("software", "financial services", "healthcare", "manufacturing", "logistics")
 
 

@@ -86,8 +86,8 @@ class TrainedModel:
     ) -> list[list[dict]]:
         """Per lead, the features that moved its calibrated logit most: gradient × input,
         summed over each feature's one-hot columns (and over the text components for the
-        notes). Inputs are centred (numeric features standardised, text components centred on
-        the training mean), so this is the shift from an average lead's logit."""
+        notes). Numeric features are standardised and text components centred on the training
+        mean, so theirs is the shift from an average lead; a category counts from absent."""
         groups = self.spec.groups
         names = list(dict.fromkeys(groups))
         labels = [*names, TEXT] if self.spec.use_text else names

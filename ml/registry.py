@@ -60,18 +60,12 @@ def load_model(
     conn: psycopg.Connection, version: int | None = None, model_name: str = MODEL_NAME
 ) -> TrainedModel | None:
     """A stored version, or the live one when `version` is None (None if there is none)."""
-    if version is None:
-        row = conn.execute(
-            "SELECT version, features, metrics, weights FROM ml.models "
-            "WHERE model_name = %s AND status = 'live'",
-            (model_name,),
-        ).fetchone()
-    else:
-        row = conn.execute(
-            "SELECT version, features, metrics, weights FROM ml.models "
-            "WHERE model_name = %s AND version = %s",
-            (model_name, version),
-        ).fetchone()
+    row = conn.execute(
+        "SELECT version, features, metrics, weights FROM ml.models WHERE model_name = %(name)s "
+        "AND CASE WHEN %(version)s::integer IS NULL THEN status = 'live' "
+        "ELSE version = %(version)s END",
+        {"name": model_name, "version": version},
+    ).fetchone()
     if row is None:
         return None
     stored_version, features, metrics, weights = row

@@ -206,7 +206,8 @@ def test_the_registry_round_trips_and_guards_promotion(ml_world, evaluated):
         version = registry.register_model(conn, model)
         registry.promote(conn, version)
         live = registry.load_model(conn)
-        assert live.version == version
+        assert live.version == version == registry.load_model(conn, version).version
+        assert registry.load_model(conn, version + 100) is None
         np.testing.assert_allclose(live.predict(splits.test), model.predict(splits.test), atol=1e-6)
         stored = conn.execute(
             "SELECT features, metrics FROM ml.models WHERE version = %s", (version,)
