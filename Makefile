@@ -13,12 +13,13 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 # This machine's pip config lists index folders that may not exist; its warnings are noise.
 PIP_QUIET := sed "/is ignored: it is neither a file nor a directory/d"
 
-.PHONY: help demo test lint format install clean bench
+.PHONY: help demo test lint format install clean bench bench-ml
 
 help:
 	@echo "make demo   - set up, load the sandbox world, serve Dagster (:3000) and the API (:8000)"
 	@echo "make test   - set up, lint, run every test against the embedded PostgreSQL"
 	@echo "make bench  - benchmarks (bench/), printing ratios against same-run baselines"
+	@echo "make bench-ml - embeddings, scoring and HNSW benchmark (ARGS='--vectors 1000000')"
 
 # Re-install only when the dependency pins change.
 $(INSTALLED): pyproject.toml constraints.txt
@@ -54,6 +55,9 @@ test: $(MANIFEST) lint
 bench: $(MANIFEST)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.transform
+
+bench-ml: $(INSTALLED)
+	$(BIN)/python -m bench.ml $(ARGS)
 
 clean:
 	-$(BIN)/bizo db stop

@@ -30,6 +30,7 @@ from pipelines.agent_jobs import (
 )
 from pipelines.execution import run_executor
 from pipelines.jobs import dbt_build_job, fx_job, ingestion_jobs, landing_job, webhook_job
+from pipelines.ml_jobs import ml_assets, ml_schedules, ml_scoring_job, ml_training_job
 from pipelines.schedules import fx_morning, morning_schedules
 from pipelines.sensors import (
     landing_files_sensor,
@@ -61,6 +62,7 @@ defs = dg.Definitions(
             kinds={"postgres"},
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
+        *ml_assets,
     ],
     jobs=[
         *ingestion_jobs.values(),
@@ -72,8 +74,10 @@ defs = dg.Definitions(
         daily_agents_job,
         reports_job,
         apply_budget_changes,
+        ml_training_job,
+        ml_scoring_job,
     ],
-    schedules=[*morning_schedules, fx_morning, *agent_schedules],
+    schedules=[*morning_schedules, fx_morning, *agent_schedules, *ml_schedules],
     sensors=[
         tenant_partitions_from_connections,
         landing_files_sensor,

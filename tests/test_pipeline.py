@@ -324,6 +324,7 @@ def test_models_rebuild_when_new_raw_data_lands():
         "marts/attribution_model_comparison",
         "marts/channel_roi",
         "marts/campaign_roi",
+        "ml/embeddings",  # creative text arrives with the ad rows
     }
 
 
