@@ -373,7 +373,7 @@ def demo(
         since = yesterday - timedelta(days=13)
         typer.echo(
             f"curl -H 'Authorization: Bearer {token_value}' "
-            f"'http://127.0.0.1:{api_port}/v1/performance/daily?start={since}&end={yesterday}'\n"
+            f"'http://127.0.0.1:{api_port}/v1/performance?start={since}&end={yesterday}'\n"
         )
         console.print("Ctrl-C stops everything this command started.")
         _serve_until_interrupted(processes, services)
