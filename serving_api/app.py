@@ -18,7 +18,7 @@ from serving_api.problems import (
     install_problem_handlers,
     problem_media_type_in_openapi,
 )
-from serving_api.routers import api_keys, funnel, health, performance, webhooks
+from serving_api.routers import api_keys, dashboard, funnel, health, performance, webhooks
 from serving_api.settings import ApiSettings, get_api_settings
 from warehouse.rls import api_database_uri
 
@@ -68,7 +68,7 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for router in (health, performance, funnel, api_keys, webhooks):
+    for router in (health, performance, funnel, api_keys, webhooks, dashboard):
         app.include_router(router.router)
 
     def openapi() -> dict[str, Any]:

@@ -6,12 +6,12 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 from pydantic import BaseModel, Field
 
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
-from serving_api.params import Dates, tenant_currency
+from serving_api.params import DateRange, Dates, tenant_currency
 
 router = APIRouter(prefix="/v1/funnel", tags=["funnel"])
 
@@ -81,6 +81,13 @@ async def funnel(
 ) -> FunnelResponse:
     """Leads created in the range: how many reached opportunity and closed-won, conversion
     rates between stages, won revenue, and velocity (days between stages)."""
+    return await load_funnel(conn, dates, group_by)
+
+
+async def load_funnel(
+    conn: AsyncConnection, dates: DateRange, group_by: GroupBy = "none"
+) -> FunnelResponse:
+    """The funnel answer for the connection's tenant (the API and the dashboard)."""
     currency = await tenant_currency(conn)
     query = sql.SQL(_FUNNEL_SQL).format(group=_GROUP[group_by])
     params = {"start": dates.start, "end": dates.end, "currency": currency}

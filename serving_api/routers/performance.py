@@ -9,12 +9,12 @@ from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 from pydantic import BaseModel, Field
 
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
-from serving_api.params import CampaignId, Dates, Platform, tenant_currency
+from serving_api.params import CampaignId, DateRange, Dates, Platform, tenant_currency
 
 router = APIRouter(prefix="/v1/performance", tags=["performance"])
 
@@ -143,6 +143,18 @@ async def performance(
     """Spend, delivery and platform-reported conversions over a date range, as a series per
     day or week and a breakdown by platform, campaign or ad, each next to the previous period
     of the same length."""
+    return await load_performance(conn, dates, grain, level, platform, campaign_id)
+
+
+async def load_performance(
+    conn: AsyncConnection,
+    dates: DateRange,
+    grain: Grain = "day",
+    level: Level = "platform",
+    platform: Platform | None = None,
+    campaign_id: str | None = None,
+) -> PerformanceResponse:
+    """The performance answer for the connection's tenant (the API and the dashboard)."""
     previous = dates.previous()
     keys = _KEYS[level]
     query = sql.SQL(_PERFORMANCE_SQL).format(
