@@ -87,16 +87,19 @@ def land_files(settings: WarehouseSettings, tenants: list[str], days: int) -> in
     return written
 
 
-def load_history(tenants: list[str], days: int, step: Callable[[str], None]) -> None:
+def load_history(
+    tenants: list[str], days: int, step: Callable[[str], None], instance=None
+) -> None:
     """Materialize the last `days` days per tenant and source (one single-run backfill
-    each, recorded in Dagster like any run), then build dbt."""
+    each, recorded in Dagster like any run; in `instance`, default the configured one), then
+    build dbt."""
     import dagster as dg
 
     from assets.partitions import range_tags, tenant_partitions
     from pipelines.definitions import defs
     from pipelines.jobs import QUIET_RUN_CONFIG, ingestion_jobs, landing_job
 
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     instance.add_dynamic_partitions(tenant_partitions.name, tenants)
     end = default_end_date()
     start = end - timedelta(days=days - 1)

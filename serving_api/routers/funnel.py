@@ -84,13 +84,20 @@ async def funnel(
     return await load_funnel(conn, dates, group_by)
 
 
+def funnel_query(
+    dates: DateRange, group_by: GroupBy, currency: str | None
+) -> tuple[sql.Composed, dict]:
+    """The one query behind a funnel answer (also run bare by bench/api.py)."""
+    query = sql.SQL(_FUNNEL_SQL).format(group=_GROUP[group_by])
+    return query, {"start": dates.start, "end": dates.end, "currency": currency}
+
+
 async def load_funnel(
     conn: AsyncConnection, dates: DateRange, group_by: GroupBy = "none"
 ) -> FunnelResponse:
     """The funnel answer for the connection's tenant (the API and the dashboard)."""
     currency = await tenant_currency(conn)
-    query = sql.SQL(_FUNNEL_SQL).format(group=_GROUP[group_by])
-    params = {"start": dates.start, "end": dates.end, "currency": currency}
+    query, params = funnel_query(dates, group_by, currency)
     rows = await (await conn.execute(query, params, prepare=True)).fetchall()
     stages = [
         FunnelStages(

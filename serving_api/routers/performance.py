@@ -146,6 +146,31 @@ async def performance(
     return await load_performance(conn, dates, grain, level, platform, campaign_id)
 
 
+def performance_query(
+    dates: DateRange,
+    grain: Grain,
+    level: Level,
+    platform: Platform | None = None,
+    campaign_id: str | None = None,
+) -> tuple[sql.Composed, dict]:
+    """The one query behind a performance answer (also run bare by bench/api.py)."""
+    query = sql.SQL(_PERFORMANCE_SQL).format(
+        bucket=_BUCKET[grain],
+        keys=sql.SQL(", ").join(map(sql.Identifier, _KEYS[level])),
+        names=sql.SQL("").join(
+            sql.SQL(", max({0}) AS {0}").format(sql.Identifier(n)) for n in _NAMES[level]
+        ),
+    )
+    params = {
+        "start": dates.start,
+        "end": dates.end,
+        "previous_start": dates.previous().start,
+        "platform": platform,
+        "campaign_id": campaign_id,
+    }
+    return query, params
+
+
 async def load_performance(
     conn: AsyncConnection,
     dates: DateRange,
@@ -157,20 +182,7 @@ async def load_performance(
     """The performance answer for the connection's tenant (the API and the dashboard)."""
     previous = dates.previous()
     keys = _KEYS[level]
-    query = sql.SQL(_PERFORMANCE_SQL).format(
-        bucket=_BUCKET[grain],
-        keys=sql.SQL(", ").join(map(sql.Identifier, keys)),
-        names=sql.SQL("").join(
-            sql.SQL(", max({0}) AS {0}").format(sql.Identifier(n)) for n in _NAMES[level]
-        ),
-    )
-    params = {
-        "start": dates.start,
-        "end": dates.end,
-        "previous_start": previous.start,
-        "platform": platform,
-        "campaign_id": campaign_id,
-    }
+    query, params = performance_query(dates, grain, level, platform, campaign_id)
     rows = await (await conn.execute(query, params, prepare=True)).fetchall()
     currency = await tenant_currency(conn)
 
