@@ -293,3 +293,18 @@ def test_cors_allows_configured_origins_only(built):
             "/v1/performance", headers={"Origin": "https://evil.example", **preflight}
         )
         assert "access-control-allow-origin" not in refused.headers
+
+
+def test_bizo_api_key_command_makes_a_working_key(client, tenants):
+    from typer.testing import CliRunner
+
+    from bizo.cli import app as cli
+
+    result = CliRunner().invoke(
+        cli, ["api-key", "--tenant", tenants[1], "--name", "tv", "--role", "analyst"]
+    )
+    assert result.exit_code == 0, result.output
+    key = result.output.strip()
+    body = client.get("/v1/funnel", params=RANGE, headers={"X-API-Key": key})
+    mine = client.get("/v1/funnel", params=RANGE, headers=auth(tenants[1]))
+    assert body.status_code == 200 and body.json() == mine.json()
