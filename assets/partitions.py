@@ -47,6 +47,14 @@ def range_tags(tenant_id: str, start: date, end: date) -> dict[str, str]:
     }
 
 
+def day_range_tags(start: date, end: date) -> dict[str, str]:
+    """Run tags that make one run cover days of a day-partitioned (tenant-free) asset."""
+    return {
+        "dagster/asset_partition_range_start": start.isoformat(),
+        "dagster/asset_partition_range_end": end.isoformat(),
+    }
+
+
 def tenant_windows(partition_keys: list[dg.MultiPartitionKey] | list[str]) -> list[TenantWindow]:
     """Group a run's partition keys into contiguous date windows per tenant.
 

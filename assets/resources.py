@@ -8,11 +8,18 @@ import dagster as dg
 import psycopg
 
 from connectors.crm.client import CrmConnector
+from connectors.fx import FxConnector
 from connectors.google_ads.client import GoogleAdsConnector
 from connectors.linkedin.client import LinkedInConnector
 from connectors.meta.client import MetaConnector
 from connectors.retry import CallStats
-from connectors.settings import CrmSettings, GoogleAdsSettings, LinkedInSettings, MetaSettings
+from connectors.settings import (
+    CrmSettings,
+    FxSettings,
+    GoogleAdsSettings,
+    LinkedInSettings,
+    MetaSettings,
+)
 from warehouse import db
 from warehouse.control import Connection
 from warehouse.crypto import CredentialBox
@@ -93,3 +100,10 @@ class CrmResource(dg.ConfigurableResource):
             base_url=CrmSettings().base_url,
             stats=stats,
         )
+
+
+class FxResource(dg.ConfigurableResource):
+    """Daily FX rates (openexchangerates; the sandbox when BIZO_FX_BASE_URL points at it)."""
+
+    def connector(self, stats: CallStats | None = None) -> FxConnector:
+        return FxConnector(FxSettings(), stats=stats)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import psycopg
 from rich.console import Console
@@ -21,6 +22,9 @@ from warehouse import db
 from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
 from warehouse.crypto import CredentialBox
 from warehouse.settings import WarehouseSettings
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 
 @dataclass(frozen=True)
@@ -87,30 +91,52 @@ def land_files(settings: WarehouseSettings, tenants: list[str], days: int) -> in
     return written
 
 
-def load_history(
-    tenants: list[str], days: int, step: Callable[[str], None], instance=None
+def ingest_window(
+    instance: DagsterInstance,
+    tenants: list[str],
+    start: date,
+    end: date,
+    step: Callable[[str], None] = lambda _: None,
 ) -> None:
-    """Materialize the last `days` days per tenant and source (one single-run backfill
-    each, recorded in Dagster like any run; in `instance`, default the configured one), then
-    build dbt."""
+    """Every source over `start`..`end`: FX rates first (shared by all tenants), then each
+    ingestion job and the landing job per tenant, one single-run backfill each, recorded in
+    Dagster like any run."""
+    from assets.partitions import day_range_tags, range_tags
+    from pipelines.definitions import defs
+    from pipelines.jobs import QUIET_RUN_CONFIG, fx_job, ingestion_jobs, landing_job
+
+    def run(job_name: str, tags: dict[str, str], what: str) -> None:
+        step(f"{job_name}: {what} {start}..{end}")
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, run_config=QUIET_RUN_CONFIG, tags=tags
+        )
+        if not result.success:
+            raise RuntimeError(f"{job_name} for {what} failed (see the Dagster UI)")
+
+    run(fx_job.name, day_range_tags(start, end), "all tenants")
+    for job in [*ingestion_jobs.values(), landing_job]:
+        for tenant in tenants:
+            run(job.name, range_tags(tenant, start, end), tenant)
+
+
+def load_history(
+    tenants: list[str],
+    days: int,
+    step: Callable[[str], None],
+    instance: DagsterInstance | None = None,
+) -> None:
+    """Materialize the last `days` days per tenant and source (in `instance`, default the
+    configured one), then build dbt."""
     import dagster as dg
 
-    from assets.partitions import range_tags, tenant_partitions
+    from assets.partitions import tenant_partitions
     from pipelines.definitions import defs
-    from pipelines.jobs import QUIET_RUN_CONFIG, ingestion_jobs, landing_job
+    from pipelines.jobs import QUIET_RUN_CONFIG
 
     instance = instance or dg.DagsterInstance.get()
     instance.add_dynamic_partitions(tenant_partitions.name, tenants)
     end = default_end_date()
-    start = end - timedelta(days=days - 1)
-    for job in [*ingestion_jobs.values(), landing_job]:
-        for tenant in tenants:
-            step(f"{job.name}: {tenant} {start}..{end}")
-            result = defs.resolve_job_def(job.name).execute_in_process(
-                instance=instance, run_config=QUIET_RUN_CONFIG, tags=range_tags(tenant, start, end)
-            )
-            if not result.success:
-                raise RuntimeError(f"{job.name} for {tenant} failed (see the Dagster UI)")
+    ingest_window(instance, tenants, end - timedelta(days=days - 1), end, step)
     step("dbt build")
     transform = defs.resolve_job_def("dbt_build")
     if not transform.execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG).success:

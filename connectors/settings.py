@@ -49,3 +49,12 @@ class CrmSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BIZO_CRM_", extra="ignore", frozen=True)
 
     base_url: str = "https://api.hubapi.com"
+
+
+class FxSettings(BaseSettings):
+    """With no base URL set, rates come from openexchangerates.org."""
+
+    model_config = SettingsConfigDict(env_prefix="BIZO_FX_", extra="ignore", frozen=True)
+
+    base_url: str = "https://openexchangerates.org"
+    app_id: str = Field(default="sandbox-fx-app-id", repr=False)

@@ -2,22 +2,25 @@
 
 import dagster as dg
 
+from assets.attribution import channel_set_shares
 from assets.crm import crm_companies, crm_contacts, crm_deal_stages, crm_deals
 from assets.dbt import bizo_dbt_models, dbt_resource
+from assets.fx import fx_rates
 from assets.google_ads import google_ads_ad_daily
 from assets.landing import crm_contact_exports, web_sessions
 from assets.linkedin import linkedin_creative_daily, linkedin_creatives
 from assets.meta import meta_ad_insights_daily, meta_ads
 from assets.resources import (
     CrmResource,
+    FxResource,
     GoogleAdsResource,
     LinkedInResource,
     MetaResource,
     WarehouseResource,
 )
 from assets.webhooks import crm_webhook_leads
-from pipelines.jobs import dbt_build_job, ingestion_jobs, landing_job, webhook_job
-from pipelines.schedules import morning_schedules
+from pipelines.jobs import dbt_build_job, fx_job, ingestion_jobs, landing_job, webhook_job
+from pipelines.schedules import fx_morning, morning_schedules
 from pipelines.sensors import (
     landing_files_sensor,
     lead_webhooks_sensor,
@@ -38,7 +41,9 @@ defs = dg.Definitions(
         web_sessions,
         crm_contact_exports,
         crm_webhook_leads,
+        fx_rates,
         bizo_dbt_models,
+        channel_set_shares,
         dg.AssetSpec(
             ["app", "tenants"],
             group_name="control",
@@ -46,8 +51,8 @@ defs = dg.Definitions(
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
     ],
-    jobs=[*ingestion_jobs.values(), landing_job, webhook_job, dbt_build_job],
-    schedules=morning_schedules,
+    jobs=[*ingestion_jobs.values(), fx_job, landing_job, webhook_job, dbt_build_job],
+    schedules=[*morning_schedules, fx_morning],
     sensors=[
         tenant_partitions_from_connections,
         landing_files_sensor,
@@ -66,6 +71,7 @@ defs = dg.Definitions(
         "linkedin": LinkedInResource(),
         "meta": MetaResource(),
         "crm": CrmResource(),
+        "fx": FxResource(),
         "dbt": dbt_resource(),
     },
 )

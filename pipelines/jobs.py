@@ -29,6 +29,13 @@ landing_job = dg.define_asset_job(
     description="Load landed files (web sessions, CRM exports) for the selected partitions.",
 )
 
+fx_job = dg.define_asset_job(
+    "fx_daily",
+    selection=dg.AssetSelection.assets(["raw", "fx_rates"]),
+    tags={"platform": "fx"},
+    description="Load daily FX rates for the selected days (shared by every tenant).",
+)
+
 webhook_job = dg.define_asset_job(
     "lead_webhooks",
     selection=dg.AssetSelection.assets(["raw", "crm_webhook_leads"]),
@@ -37,8 +44,11 @@ webhook_job = dg.define_asset_job(
 
 dbt_build_job = dg.define_asset_job(
     "dbt_build",
-    selection=dg.AssetSelection.assets(bizo_dbt_models),
-    description="Build and test every dbt model (staging, marts).",
+    # The data-driven attribution asset sits between dbt models (journeys in, credits out).
+    selection=dg.AssetSelection.assets(bizo_dbt_models)
+    | dg.AssetSelection.assets(["attribution", "channel_set_shares"]),
+    description="Build and test every dbt model (staging, marts) and the data-driven "
+    "attribution shares between them.",
 )
 
 # For runs executed in-process by `bizo demo` and the tests: the runs are recorded in Dagster

@@ -4,8 +4,8 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.partitions import range_tags, tenant_partitions
-from pipelines.jobs import ingestion_jobs
+from assets.partitions import day_range_tags, range_tags, tenant_partitions
+from pipelines.jobs import fx_job, ingestion_jobs
 
 # Platforms restate conversions for days afterwards, so each morning re-pulls this many days
 # before yesterday too; slices are replaced, so re-pulling never duplicates.
@@ -39,3 +39,16 @@ def morning_schedule(platform: str, job: object) -> dg.ScheduleDefinition:
 
 
 morning_schedules = [morning_schedule(p, job) for p, job in ingestion_jobs.items()]
+
+
+@dg.schedule(
+    name="fx_morning",
+    job=fx_job,
+    cron_schedule="0 5 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description=f"FX rates: yesterday and a {LOOKBACK_DAYS}-day lookback, before the ad pulls.",
+)
+def fx_morning(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    start, end = morning_window(context.scheduled_execution_time.date())
+    return dg.RunRequest(run_key=f"fx:{end}", tags=day_range_tags(start, end))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sandbox.crm.data import PostgresCrmData
 from sandbox.crm.server import CrmSandboxServer
+from sandbox.fx import FxSandboxServer, PostgresFxRates
 from sandbox.google_ads.data import PostgresGoogleAdsData
 from sandbox.google_ads.server import GoogleAdsSandboxServer
 from sandbox.linkedin.data import PostgresLinkedInData
@@ -21,6 +22,7 @@ class SandboxServices:
     linkedin: LinkedInSandboxServer
     meta: MetaSandboxServer
     crm: CrmSandboxServer
+    fx: FxSandboxServer
 
     def client_env(self) -> dict[str, str]:
         """The variables that point our connectors (connectors.settings) at these servers."""
@@ -30,6 +32,8 @@ class SandboxServices:
             "BIZO_LINKEDIN_BASE_URL": self.linkedin.base_url,
             "BIZO_META_BASE_URL": self.meta.base_url,
             "BIZO_CRM_BASE_URL": self.crm.base_url,
+            "BIZO_FX_BASE_URL": self.fx.base_url,
+            "BIZO_FX_APP_ID": self.fx.app_id,
             # The sandbox's report runs advance per status read, not per second.
             "BIZO_META_REPORT_POLL_SECONDS": "0.05",
         }
@@ -39,6 +43,7 @@ class SandboxServices:
         self.linkedin.stop()
         self.meta.stop()
         self.crm.stop()
+        self.fx.stop()
 
 
 def sandbox_tls_dir(home: Path) -> Path:
@@ -59,4 +64,5 @@ def start_sandbox_services(conninfo: str, home: Path, base_port: int = 0) -> San
     linkedin = LinkedInSandboxServer(PostgresLinkedInData(conninfo), port=port(1)).start()
     meta = MetaSandboxServer(PostgresMetaData(conninfo), port=port(2)).start()
     crm = CrmSandboxServer(PostgresCrmData(conninfo), port=port(3)).start()
-    return SandboxServices(google_ads=google_ads, linkedin=linkedin, meta=meta, crm=crm)
+    fx = FxSandboxServer(PostgresFxRates(conninfo), port=port(4)).start()
+    return SandboxServices(google_ads=google_ads, linkedin=linkedin, meta=meta, crm=crm, fx=fx)

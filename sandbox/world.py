@@ -26,7 +26,7 @@ import numpy as np
 
 # Bump when a change alters what a (profile, seed, end) generates: stored worlds of another
 # version are regenerated instead of reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 PAID_CHANNELS = ("google_ads", "meta", "linkedin")
 UNPAID_CHANNELS = ("organic_search", "direct", "referral")
@@ -108,6 +108,11 @@ _MARKETS = [
     ("CAD", "America/Toronto"),
     ("AUD", "Australia/Sydney"),
 ]
+# Where each currency starts against the US dollar (units per USD); the path is a random walk.
+_FX_START = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "CAD": 1.36, "AUD": 1.52}
+# LinkedIn accounts are often opened in US dollars whatever the business's own currency:
+# the reason reporting needs FX at all.
+_ACCOUNT_CURRENCY_OVERRIDES = {"linkedin": "USD"}
 _INDUSTRIES = {
     "software": 0.4,
     "financial_services": 0.3,
@@ -255,6 +260,12 @@ class World:
     start: date
     end: date
     tables: dict[str, list[tuple]] = field(default_factory=lambda: defaultdict(list))
+    # units per USD by (currency, day index): what the FX service quotes for that day.
+    fx: dict[tuple[str, int], Decimal] = field(default_factory=dict)
+
+    def cross_rate(self, day: int, from_currency: str, to_currency: str) -> Decimal:
+        """How many `to_currency` units one `from_currency` unit buys on `day` (via USD)."""
+        return self.fx[(to_currency, day)] / self.fx[(from_currency, day)]
 
     def row_counts(self) -> dict[str, int]:
         return {name: len(self.tables.get(name, [])) for name in TABLE_COLUMNS}
@@ -299,6 +310,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
         "conversions",
         "conversions_value",
     ),
+    "fx_rates": ("date", "currency", "units_per_usd"),
     "true_curves": ("tenant_id", "channel", "theta", "beta", "half_saturation", "shape"),
     "sessions": (
         "session_id",
@@ -362,9 +374,26 @@ def generate_world(profile: Profile | str, seed: int = 7, end: date | None = Non
     end = end or default_end_date()
     start = end - timedelta(days=profile.days - 1)
     world = World(profile=profile, seed=seed, start=start, end=end)
+    _simulate_fx(world)
     for index in range(profile.tenants):
         _TenantSimulation(world, index).run()
     return world
+
+
+def _simulate_fx(world: World) -> None:
+    """Daily rates per currency: a gentle random walk in log space, quoted to 6 decimals."""
+    rng = np.random.default_rng([world.seed, 999_983])
+    days = world.profile.days
+    for currency, start_rate in _FX_START.items():
+        path = (
+            np.ones(days)
+            if currency == "USD"
+            else start_rate * np.exp(np.cumsum(rng.normal(0, 0.004, days)))
+        )
+        for day, rate in enumerate(path.tolist()):
+            quoted = Decimal(f"{rate:.6f}")
+            world.fx[(currency, day)] = quoted
+            world.tables["fx_rates"].append((world.start + timedelta(days=day), currency, quoted))
 
 
 @dataclass
@@ -451,32 +480,35 @@ class _TenantSimulation:
                 if platform == "google_ads"
                 else str(self._id(15 if platform == "meta" else 9))
             )
+            account_currency = _ACCOUNT_CURRENCY_OVERRIDES.get(platform, self.currency)
             tables["ad_accounts"].append(
                 (
                     platform,
                     account_id,
                     self.tenant_id,
                     f"{self.name} — {platform}",
-                    self.currency,
+                    account_currency,
                     str(self.tz),
                 )
             )
-            channel_budget = total_budget * traits.budget_share
+            channel_budget = total_budget * traits.budget_share  # in the tenant's currency
+            to_account = float(self.world.cross_rate(0, self.currency, account_currency))
             shares = self.rng.dirichlet(np.full(profile.campaigns_per_platform, 3.0))
             for c in range(profile.campaigns_per_platform):
                 campaign_id = self._id(11)
                 purpose = ("prospecting", "retargeting", "brand", "competitor")[c % 4]
                 slug = f"{platform}-{purpose}-{c + 1}"
-                budget_micros = int(round(channel_budget * shares[c], 2) * MICROS)
+                budget_micros = int(round(channel_budget * shares[c] * to_account, 2) * MICROS)
                 campaign = {
                     "platform": platform,
                     "campaign_id": campaign_id,
                     "account_id": account_id,
+                    "currency": account_currency,
                     "slug": slug,
                     "base_budget": budget_micros,
                     "budget_id": self._id(11),
                     "objective": "SEARCH" if platform == "google_ads" else "LEAD_GENERATION",
-                    "cpm": float(self.rng.uniform(*traits.cpm)),
+                    "cpm": float(self.rng.uniform(*traits.cpm)) * to_account,
                     "ctr": float(self.rng.uniform(*traits.ctr)),
                 }
                 self.campaigns.append(campaign)
@@ -609,7 +641,11 @@ class _TenantSimulation:
                         ]
                     )
                     self.ad_clicks[(ad.ad_id, day)] = int(clk)
-                channel_spend[campaign["platform"]][day] += int(ad_micros.sum()) / MICROS
+                # The response to spend is felt in the business's own currency.
+                to_tenant = float(self.world.cross_rate(day, campaign["currency"], self.currency))
+                channel_spend[campaign["platform"]][day] += (
+                    int(ad_micros.sum()) / MICROS * to_tenant
+                )
         for ci, campaign in enumerate(self.campaigns):
             tables["campaigns"].append(
                 (
@@ -854,7 +890,9 @@ class _TenantSimulation:
                 self.delivery_index[(platform, session.ad_id, session.day)]
             ]
             row[8] += 1
-            row[9] += self.lead_value
+            account_currency = _ACCOUNT_CURRENCY_OVERRIDES.get(platform, self.currency)
+            rate = self.world.cross_rate(session.day, self.currency, account_currency)
+            row[9] += (self.lead_value * rate).quantize(Decimal("0.01"))
 
     def _deal(
         self, lead_id: int, cause: str, propensity: float, size: int, created_at: datetime

@@ -24,11 +24,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from assets.partitions import range_tags, tenant_partitions
-from bizo.demo import connect_demo_accounts
+from assets.partitions import tenant_partitions
+from bizo.demo import connect_demo_accounts, ingest_window
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
-from pipelines.jobs import ingestion_jobs, landing_job
 from sandbox.landing import write_crm_exports, write_web_sessions
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import write_world
@@ -155,14 +154,9 @@ def landed(world: str, tenants: list[str]) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def loaded(instance: dg.DagsterInstance, tenants: list[str], landed: Path) -> list[str]:
-    """Two weeks per tenant through every ingestion job and the landing job (one single-run
-    backfill per tenant each)."""
-    for job in [*ingestion_jobs.values(), landing_job]:
-        for tenant in tenants:
-            result = defs.resolve_job_def(job.name).execute_in_process(
-                instance=instance, run_config=QUIET, tags=range_tags(tenant, WINDOW_START, END)
-            )
-            assert result.success, (job.name, tenant)
+    """Two weeks per tenant through FX, every ingestion job and the landing job (one
+    single-run backfill each), as `bizo demo` loads history."""
+    ingest_window(instance, tenants, WINDOW_START, END)
     return tenants
 
 

@@ -82,25 +82,43 @@ def test_dbt_build_passes_its_tests_as_asset_checks(built):
 
 @pytest.mark.parametrize("platform", AD_PLATFORMS)
 def test_mart_spend_equals_the_true_spend_to_the_cent(built, conn, platform):
+    """Exact per tenant-day, in the account's currency and, at the world's own FX rates of
+    the day, in the tenant's reporting currency."""
     rows = conn.execute(
         """WITH mart AS (
-               SELECT tenant_id, date, sum(spend) AS spend FROM marts.ad_performance_daily
+               SELECT tenant_id, date, sum(spend_in_account_currency) AS account_spend,
+                      sum(spend) AS spend
+               FROM marts.ad_performance_daily
                WHERE platform = %(platform)s AND date BETWEEN %(start)s AND %(end)s
                GROUP BY 1, 2),
            truth AS (
-               SELECT tenant_id, date, sum(cost_micros)::numeric / 1000000 AS spend
-               FROM sandbox.ad_delivery_daily
-               WHERE platform = %(platform)s AND date BETWEEN %(start)s AND %(end)s
+               SELECT d.tenant_id, d.date,
+                      sum(d.cost_micros::numeric / 1000000) AS account_spend,
+                      sum(CASE WHEN a.currency = t.currency
+                               THEN d.cost_micros::numeric / 1000000
+                               ELSE round(d.cost_micros::numeric / 1000000
+                                          * tr.units_per_usd / ar.units_per_usd, 6) END) AS spend,
+                      bool_or(a.currency <> t.currency) AS converted
+               FROM sandbox.ad_delivery_daily AS d
+               JOIN sandbox.ad_accounts AS a USING (platform, account_id)
+               JOIN sandbox.tenants AS t ON t.tenant_id = d.tenant_id
+               JOIN sandbox.fx_rates AS ar ON ar.date = d.date AND ar.currency = a.currency
+               JOIN sandbox.fx_rates AS tr ON tr.date = d.date AND tr.currency = t.currency
+               WHERE d.platform = %(platform)s AND d.date BETWEEN %(start)s AND %(end)s
                GROUP BY 1, 2)
-           SELECT tenant_id, date, truth.spend, mart.spend
+           SELECT tenant_id, date, truth.account_spend, mart.account_spend, truth.spend,
+                  mart.spend, truth.converted
            FROM truth FULL JOIN mart USING (tenant_id, date)""",
         {"platform": platform, "start": WINDOW_START, "end": END},
     ).fetchall()
     assert len(rows) == 2 * 14
-    for tenant, day, true_spend, mart_spend in rows:
+    for tenant, day, true_account, mart_account, true_spend, mart_spend, _ in rows:
         assert mart_spend is not None and true_spend is not None, (tenant, day)
-        assert mart_spend == true_spend, (tenant, day)  # exact, not just to the cent
-    assert sum(r[3] for r in rows) > Decimal(1000)
+        assert mart_account == true_account, (tenant, day)  # exact, not just to the cent
+        assert mart_spend == true_spend, (tenant, day)
+    assert sum(r[5] for r in rows) > Decimal(1000)
+    # LinkedIn bills the non-USD tenant in US dollars: that path must really be exercised.
+    assert any(r[6] for r in rows) == (platform == "linkedin")
 
 
 def test_the_morning_schedule_pulls_yesterday_and_a_lookback_per_tenant(instance, tenants):
@@ -296,7 +314,17 @@ def test_models_rebuild_when_new_raw_data_lands():
     )
     after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     due = {r.key.to_user_string() for r in after.results if r.true_subset.size}
-    assert due == {"staging/stg_google_ads__ad_daily", "marts/ad_performance_daily"}
+    assert due == {
+        "staging/stg_google_ads__ad_daily",
+        "intermediate/int_ads",
+        "marts/ad_performance_daily",
+        "marts/journey_touches",  # ads bridge touches to campaigns
+        "attribution/channel_set_shares",
+        "marts/attribution_credits",
+        "marts/attribution_model_comparison",
+        "marts/channel_roi",
+        "marts/campaign_roi",
+    }
 
 
 def test_the_funnel_matches_each_leads_true_outcome(built, conn):

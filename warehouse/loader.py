@@ -20,11 +20,15 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Slice:
-    """The unit of replacement: a tenant's rows of one raw table over a date range."""
+    """The unit of replacement: a tenant's rows of one raw table over a date range.
+
+    `tenant_id=None` is for the few sources that belong to no tenant (FX rates): their
+    tables have no tenant_id column and a slice is just a date range.
+    """
 
     schema: str
     table: str
-    tenant_id: str
+    tenant_id: str | None
     start: date
     end: date
     date_column: str = "date"
@@ -89,15 +93,22 @@ def replace_slice(
         raise ValueError("rows must not carry tenant_id: the slice sets it")
     date_index = list(columns).index(target.date_column)
     table = sql.Identifier(target.schema, target.table)
+    tenant_scoped = target.tenant_id is not None
+    in_slice = sql.SQL("{} BETWEEN %s AND %s").format(sql.Identifier(target.date_column))
+    params: tuple[Any, ...] = (target.start, target.end)
+    if tenant_scoped:
+        in_slice = sql.SQL("tenant_id = %s AND ") + in_slice
+        params = (target.tenant_id, *params)
+    prefix = (target.tenant_id,) if tenant_scoped else ()
     with conn.transaction():
         deleted = conn.execute(
-            sql.SQL("DELETE FROM {} WHERE tenant_id = %s AND {} BETWEEN %s AND %s").format(
-                table, sql.Identifier(target.date_column)
-            ),
-            (target.tenant_id, target.start, target.end),
+            sql.SQL("DELETE FROM {} WHERE ").format(table) + in_slice, params
         ).rowcount
         copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            table, sql.SQL(", ").join(map(sql.Identifier, ["tenant_id", *columns]))
+            table,
+            sql.SQL(", ").join(
+                map(sql.Identifier, ["tenant_id", *columns] if tenant_scoped else columns)
+            ),
         )
         loaded = 0
         with conn.cursor().copy(copy) as writer:
@@ -108,12 +119,13 @@ def replace_slice(
                         f"row dated {day} is outside the slice {target.start}..{target.end} "
                         f"of {target.schema}.{target.table} for {target.tenant_id}"
                     )
-                writer.write_row((target.tenant_id, *row))
+                writer.write_row((*prefix, *row))
                 loaded += 1
         # Rejects of any earlier load inside this slice are superseded by this load's.
         conn.execute(
             """DELETE FROM app.quarantine
-               WHERE source = %s AND tenant_id = %s AND slice_start >= %s AND slice_end <= %s""",
+               WHERE source = %s AND tenant_id IS NOT DISTINCT FROM %s
+                 AND slice_start >= %s AND slice_end <= %s""",
             (target.source, target.tenant_id, target.start, target.end),
         )
         for reject in rejects:

@@ -18,4 +18,3 @@ select
     conversions,
     conversions_value                         as conversion_value
 from {{ source('google_ads', 'google_ads_ad_daily') }}
-where date between '{{ var("min_date") }}'::date and '{{ var("max_date") }}'::date

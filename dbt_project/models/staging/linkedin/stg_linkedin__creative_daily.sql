@@ -27,4 +27,3 @@ select
     daily.conversion_value
 from {{ source('linkedin', 'linkedin_creative_daily') }} as daily
 left join latest_creatives as creatives using (tenant_id, account_id, creative_id)
-where daily.date between '{{ var("min_date") }}'::date and '{{ var("max_date") }}'::date

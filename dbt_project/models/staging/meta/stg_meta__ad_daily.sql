@@ -28,4 +28,3 @@ select
     daily.lead_value                     as conversion_value
 from {{ source('meta', 'meta_ad_insights_daily') }} as daily
 left join latest_ads as ads using (tenant_id, account_id, ad_id)
-where daily.date between '{{ var("min_date") }}'::date and '{{ var("max_date") }}'::date

@@ -1,0 +1,54 @@
+-- Channel × month × attribution model: what was spent and what each model credits it with.
+-- Spend is by the day it was spent; outcomes by the day they converted. Unpaid channels
+-- (organic search, direct, referral) have outcomes and no spend.
+with spend as (
+    select
+        tenant_id,
+        date_trunc('month', date)::date                       as period_start,
+        platform                                              as channel,
+        sum(spend)                                            as spend,
+        sum(impressions)                                      as impressions,
+        sum(clicks)                                           as clicks
+    from {{ ref('ad_performance_daily') }}
+    group by 1, 2, 3
+),
+
+models as (
+    select unnest(array['{{ attribution_models() | join("', '") }}']) as model
+),
+
+outcomes as (
+    select
+        tenant_id,
+        date_trunc('month', conversion_date)::date            as period_start,
+        model,
+        channel,
+        {{ credited_outcomes() }}
+    from {{ ref('attribution_credits') }}
+    group by 1, 2, 3, 4
+),
+
+combined as (
+    select
+        tenant_id,
+        period_start,
+        model,
+        channel,
+        coalesce(spend.spend, 0)                              as spend,
+        coalesce(spend.impressions, 0)                        as impressions,
+        coalesce(spend.clicks, 0)                             as clicks,
+        coalesce(outcomes.leads, 0)                           as leads,
+        coalesce(outcomes.opportunities, 0)                   as opportunities,
+        coalesce(outcomes.pipeline_value, 0)                  as pipeline_value,
+        coalesce(outcomes.won_deals, 0)                       as won_deals,
+        coalesce(outcomes.attributed_revenue, 0)              as attributed_revenue
+    from (select spend.*, models.model from spend cross join models) as spend
+    full join outcomes using (tenant_id, period_start, model, channel)
+)
+
+select
+    combined.*,
+    tenants.reporting_currency::text                          as currency,
+    {{ roi_metrics() }}
+from combined
+join {{ source('app', 'tenants') }} as tenants using (tenant_id)

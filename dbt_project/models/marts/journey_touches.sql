@@ -1,0 +1,78 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'lead_id'],
+    indexes=[{'columns': ['tenant_id', 'lead_id']}],
+) }}
+-- Each lead's path: the web sessions of its anonymous id in the lookback before it became a
+-- lead (identity stitching: the form fill ties the anonymous visitor to the contact), in time
+-- order, each bridged to the exact ad where the click says which one. A lead with no session
+-- in reach keeps one 'unknown' touch, so every conversion is still counted downstream.
+with leads as (
+    select
+        contacts.tenant_id,
+        contacts.contact_id::bigint                              as lead_id,
+        contacts.anonymous_id,
+        contacts.created_at                                      as converted_at,
+        (contacts.created_at at time zone tenants.time_zone)::date as conversion_date
+    from {{ ref('stg_crm__contacts') }} as contacts
+    join {{ source('app', 'tenants') }} as tenants using (tenant_id)
+    where contacts.created_at is not null
+),
+
+windowed as (
+    select * from leads where {{ in_partition_window('conversion_date') }}
+),
+
+touches as (
+    select
+        leads.tenant_id,
+        leads.lead_id,
+        leads.converted_at,
+        leads.conversion_date,
+        sessions.session_id,
+        sessions.started_at                                      as touched_at,
+        sessions.channel,
+        sessions.platform,
+        sessions.match_method,
+        ads.campaign_id,
+        ads.ad_id
+    from windowed as leads
+    join {{ ref('stg_web__sessions') }} as sessions
+        on sessions.tenant_id = leads.tenant_id
+       and sessions.anonymous_id = leads.anonymous_id
+       and sessions.started_at <= leads.converted_at
+       and sessions.started_at > leads.converted_at
+           - make_interval(days => {{ var('attribution_lookback_days') }})
+    left join {{ ref('int_ads') }} as ads
+        on ads.tenant_id = sessions.tenant_id
+       and ads.platform = sessions.platform
+       and ads.ad_id = sessions.utm_content
+),
+
+unreached as (
+    select
+        tenant_id, lead_id, converted_at, conversion_date,
+        null::text as session_id, converted_at as touched_at, 'unknown'::text as channel,
+        null::text as platform, 'none'::text as match_method,
+        null::text as campaign_id, null::text as ad_id
+    from windowed as leads
+    where not exists (
+        select 1 from touches
+        where touches.tenant_id = leads.tenant_id and touches.lead_id = leads.lead_id
+    )
+),
+
+paths as (
+    select * from touches
+    union all
+    select * from unreached
+)
+
+select
+    *,
+    row_number() over (
+        partition by tenant_id, lead_id order by touched_at, session_id
+    )                                                            as touch_index,
+    count(*) over (partition by tenant_id, lead_id)              as touches_in_path
+from paths
