@@ -18,7 +18,16 @@ from serving_api.problems import (
     install_problem_handlers,
     problem_media_type_in_openapi,
 )
-from serving_api.routers import api_keys, dashboard, funnel, health, performance, webhooks
+from serving_api.routers import (
+    api_keys,
+    attribution,
+    dashboard,
+    funnel,
+    health,
+    performance,
+    roi,
+    webhooks,
+)
 from serving_api.settings import ApiSettings, get_api_settings
 from warehouse.rls import api_database_uri
 
@@ -68,7 +77,8 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    for router in (health, performance, funnel, api_keys, webhooks, dashboard):
+    routers = (health, performance, funnel, attribution, roi, api_keys, webhooks, dashboard)
+    for router in routers:
         app.include_router(router.router)
 
     def openapi() -> dict[str, Any]:
