@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Query, status
+from pydantic import PlainSerializer
 
 from serving_api.settings import ApiSettings, get_api_settings
 
 Platform = Literal["google_ads", "meta", "linkedin"]
+# Exact decimals in JSON as plain digits: Postgres numerics like 0E-18 would otherwise come
+# out in exponent notation, which clients (and the OpenAPI pattern) do not read as amounts.
+Amount = Annotated[Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str)]
 CampaignId = Annotated[
     str | None,
     Query(max_length=64, pattern=r"^[0-9A-Za-z_-]+$", description="Only this campaign."),

@@ -93,7 +93,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 # Every operation documents these; `app.py` moves them to the problem media type.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": HTTPStatus(status).phrase}
-    for status in (401, 403, 404, 422, 429)
+    for status in (400, 401, 403, 404, 422, 429)
 }
 
 

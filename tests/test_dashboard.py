@@ -119,6 +119,8 @@ def test_headless_chromium_draws_the_dashboard(live_url, browser, tenants, conn)
                     .map(r => r.dataset.value),
                 kpis: Object.fromEntries([...document.querySelectorAll('[data-kpi]')]
                     .map(k => [k.dataset.kpi, k.querySelector('b').textContent])),
+                modelShares: [...document.querySelectorAll('[data-chart="attribution-models"] td')]
+                    .map(td => [td.dataset.model, Number(td.dataset.share)]),
                 chartBox: document.querySelector('[data-chart="spend-revenue"]')
                     .getBoundingClientRect().toJSON(),
             };
@@ -126,6 +128,12 @@ def test_headless_chromium_draws_the_dashboard(live_url, browser, tenants, conn)
     )
     expected = _last_28_days(conn, tenant)
     assert drawn["charts"] == ["spend-revenue", "roas", "platform-spend", "funnel"]
+    # Every model's channel shares add up to the whole of its credited leads.
+    by_model: dict[str, float] = {}
+    for model, share in drawn["modelShares"]:
+        by_model[model] = by_model.get(model, 0.0) + share
+    assert len(by_model) == 8
+    assert all(total == pytest.approx(1.0, abs=0.01) for total in by_model.values())
     assert drawn["spendPoints"] == drawn["valuePoints"] == expected["days"]
     assert len(drawn["platformSpend"]) == expected["platforms"]
     assert sum(Decimal(v) for v in drawn["platformSpend"]) == pytest.approx(expected["spend"])

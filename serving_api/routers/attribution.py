@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
-from serving_api.params import DateRange, Dates, tenant_currency
+from serving_api.params import Amount, DateRange, Dates, tenant_currency
 
 router = APIRouter(prefix="/v1/attribution", tags=["attribution"])
 
@@ -60,11 +60,9 @@ class AttributedRow(BaseModel):
     platform: str | None = Field(default=None, examples=["google_ads"])
     campaign_id: str | None = None
     ad_id: str | None = None
-    conversions: Decimal = Field(
-        description="Credited conversions (fractional).", examples=["12.5"]
-    )
+    conversions: Amount = Field(description="Credited conversions (fractional).", examples=["12.5"])
     share: float = Field(description="Of all credited conversions in the answer.", examples=[0.31])
-    revenue: Decimal = Field(description="Credit × conversion revenue.", examples=["52000.00"])
+    revenue: Amount = Field(description="Credit × conversion revenue.", examples=["52000.00"])
 
 
 class AttributionResponse(BaseModel):
@@ -74,14 +72,14 @@ class AttributionResponse(BaseModel):
     start: str = Field(examples=["2026-06-01"])
     end: str = Field(examples=["2026-06-30"])
     currency: str | None = Field(examples=["USD"])
-    total_conversions: Decimal
+    total_conversions: Amount
     rows: list[AttributedRow]
 
 
 class ModelCredit(BaseModel):
-    conversions: Decimal = Field(examples=["8.25"])
+    conversions: Amount = Field(examples=["8.25"])
     share: float = Field(description="Of the model's credited conversions.", examples=[0.2])
-    revenue: Decimal = Field(examples=["31000.00"])
+    revenue: Amount = Field(examples=["31000.00"])
 
 
 class ChannelComparison(BaseModel):

@@ -24,6 +24,7 @@ from serving_api.auth import (
 from serving_api.dashboard.charts import PALETTE, Series, bar_chart, compact_number, line_chart
 from serving_api.db import tenant_transaction
 from serving_api.params import DateRange
+from serving_api.routers.attribution import AttributionComparison, load_comparison
 from serving_api.routers.funnel import load_funnel
 from serving_api.routers.performance import load_performance
 from serving_api.settings import ApiSettings, get_api_settings
@@ -48,6 +49,8 @@ padding:12px 16px;box-shadow:0 1px 2px #0002}.kpi b{display:block;font-size:24px
 .up{color:#2ca02c}.down{color:#d62728}form.login{max-width:520px;margin:80px auto;background:#fff;
 padding:24px;border-radius:8px}textarea{width:100%;height:120px}.error{color:#d62728}
 button{background:#1b2a41;color:#fff;border:0;padding:8px 16px;border-radius:4px}
+table.models{border-collapse:collapse;font-size:12px}table.models td,table.models th{
+padding:4px 6px;text-align:right;border:1px solid #fff}
 """
 
 
@@ -134,8 +137,10 @@ async def dashboard(request: Request) -> Response:
         dates = DateRange(last_day - timedelta(days=DASHBOARD_DAYS - 1), last_day)
         performance = await load_performance(conn, dates)
         funnel = await load_funnel(conn, dates)
+        comparison = await load_comparison(conn, dates, "lead")
     name = tenant["name"] if tenant else principal.tenant_id
-    return _page(f"Bizo — {name}", _dashboard_body(name, principal, dates, performance, funnel))
+    body = _dashboard_body(name, principal, dates, performance, funnel, comparison)
+    return _page(f"Bizo — {name}", body)
 
 
 def _change(value: float | None) -> str:
@@ -145,7 +150,28 @@ def _change(value: float | None) -> str:
     return f'<span class="{css}">{value:+.1%} vs previous {DASHBOARD_DAYS} days</span>'
 
 
-def _dashboard_body(name, principal, dates, performance, funnel) -> str:
+def _models_table(comparison: AttributionComparison) -> str:
+    """Channels × models, each cell the channel's share of the model's credited leads; the
+    shading makes the models' disagreements visible at a glance."""
+    head = "".join(f"<th>{escape(model.replace('_', ' '))}</th>" for model in comparison.models)
+    rows = []
+    for channel in comparison.channels:
+        cells = []
+        for model in comparison.models:
+            credit = channel.models.get(model)
+            share = credit.share if credit else 0.0
+            cells.append(
+                f'<td data-model="{escape(model)}" data-share="{share:.4f}" '
+                f'style="background:rgba(31,119,180,{0.08 + 0.9 * share:.2f})">{share:.0%}</td>'
+            )
+        rows.append(f"<tr><th>{escape(channel.channel or 'unknown')}</th>{''.join(cells)}</tr>")
+    return (
+        '<table data-chart="attribution-models" class="models">'
+        f"<tr><th>channel</th>{head}</tr>{''.join(rows)}</table>"
+    )
+
+
+def _dashboard_body(name, principal, dates, performance, funnel, comparison) -> str:
     currency = performance.currency or ""
     totals = performance.totals
     previous = performance.previous_totals
@@ -216,5 +242,7 @@ def _dashboard_body(name, principal, dates, performance, funnel) -> str:
         f"<section><h2>Spend and revenue</h2>{spend_revenue}</section>"
         f"<section><h2>ROAS</h2>{roas}</section>"
         f"<section><h2>Platforms</h2>{platforms}</section>"
-        f"<section><h2>Funnel</h2>{funnel_chart}</section></main>"
+        f"<section><h2>Funnel</h2>{funnel_chart}</section>"
+        "<section><h2>Attribution models compared (share of leads credited)</h2>"
+        f"{_models_table(comparison)}</section></main>"
     )

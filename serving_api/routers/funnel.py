@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
-from serving_api.params import DateRange, Dates, tenant_currency
+from serving_api.params import Amount, DateRange, Dates, tenant_currency
 
 router = APIRouter(prefix="/v1/funnel", tags=["funnel"])
 
@@ -53,7 +52,7 @@ class FunnelStages(BaseModel):
     lead_to_opportunity_rate: float | None = Field(examples=[0.229])
     opportunity_to_won_rate: float | None = Field(examples=[0.219])
     lead_to_won_rate: float | None = Field(examples=[0.05])
-    won_revenue: Decimal = Field(examples=["184000.00"])
+    won_revenue: Amount = Field(examples=["184000.00"])
     avg_days_lead_to_opportunity: float | None = Field(examples=[9.4])
     median_days_lead_to_opportunity: float | None = Field(examples=[7.0])
     avg_days_opportunity_to_won: float | None = Field(examples=[31.2])

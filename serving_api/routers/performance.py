@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
-from serving_api.params import CampaignId, DateRange, Dates, Platform, tenant_currency
+from serving_api.params import Amount, CampaignId, DateRange, Dates, Platform, tenant_currency
 
 router = APIRouter(prefix="/v1/performance", tags=["performance"])
 
@@ -45,14 +45,14 @@ ORDER BY 1, {keys}
 
 
 class Metrics(BaseModel):
-    spend: Decimal = Field(description="Tenant currency, exact.", examples=["1234.56"])
+    spend: Amount = Field(description="Tenant currency, exact.", examples=["1234.56"])
     impressions: int = Field(examples=[120000])
     clicks: int = Field(examples=[3400])
-    conversions: Decimal = Field(description="As the platforms report them.", examples=["51"])
-    conversion_value: Decimal = Field(examples=["8800.00"])
+    conversions: Amount = Field(description="As the platforms report them.", examples=["51"])
+    conversion_value: Amount = Field(examples=["8800.00"])
     ctr: float | None = Field(description="clicks / impressions", examples=[0.0283])
-    cpc: Decimal | None = Field(description="spend / clicks", examples=["0.36"])
-    roas: Decimal | None = Field(description="conversion_value / spend", examples=["7.13"])
+    cpc: Amount | None = Field(description="spend / clicks", examples=["0.36"])
+    roas: Amount | None = Field(description="conversion_value / spend", examples=["7.13"])
 
 
 class Key(BaseModel):

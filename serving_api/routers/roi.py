@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
-from serving_api.params import Dates
+from serving_api.params import Amount, Dates
 from serving_api.routers.attribution import ModelQuery
 
 router = APIRouter(prefix="/v1/roi", tags=["roi"])
@@ -49,18 +49,18 @@ class RoiRow(BaseModel):
     campaign_id: str | None = None
     campaign_name: str | None = None
     currency: str | None = Field(examples=["USD"])
-    spend: Decimal = Field(examples=["12000.00"])
+    spend: Amount = Field(examples=["12000.00"])
     impressions: int
     clicks: int
-    leads: Decimal = Field(description="Attributed leads (fractional credit).", examples=["140"])
-    opportunities: Decimal
-    won_deals: Decimal
-    attributed_revenue: Decimal = Field(examples=["56000.00"])
-    pipeline_value: Decimal
-    cpl: Decimal | None = Field(description="spend / leads", examples=["85.71"])
-    cac: Decimal | None = Field(description="spend / won deals", examples=["1200.00"])
-    roas: Decimal | None = Field(description="attributed revenue / spend", examples=["4.67"])
-    roi: Decimal | None = Field(description="(revenue - spend) / spend", examples=["3.67"])
+    leads: Amount = Field(description="Attributed leads (fractional credit).", examples=["140"])
+    opportunities: Amount
+    won_deals: Amount
+    attributed_revenue: Amount = Field(examples=["56000.00"])
+    pipeline_value: Amount
+    cpl: Amount | None = Field(description="spend / leads", examples=["85.71"])
+    cac: Amount | None = Field(description="spend / won deals", examples=["1200.00"])
+    roas: Amount | None = Field(description="attributed revenue / spend", examples=["4.67"])
+    roi: Amount | None = Field(description="(revenue - spend) / spend", examples=["3.67"])
 
 
 class RoiResponse(BaseModel):
