@@ -66,7 +66,10 @@ def create_app(
     app.state.rate_limiter = RateLimiter()
     install_problem_handlers(app)
     app.add_middleware(
-        HttpCacheMiddleware, prefix="/v1/", max_age_seconds=settings.cache_max_age_seconds
+        HttpCacheMiddleware,
+        prefix="/v1/",
+        max_age_seconds=settings.cache_max_age_seconds,
+        uncached=("/v1/api-keys",),  # administration: always current
     )
     app.add_middleware(
         CORSMiddleware,

@@ -73,16 +73,24 @@ class HttpCacheMiddleware:
     caching; everything else is `no-store`. The tenant comes from the credentials, so
     responses vary by them and shared caches must not keep them."""
 
-    def __init__(self, app: ASGIApp, prefix: str, max_age_seconds: int) -> None:
+    def __init__(
+        self, app: ASGIApp, prefix: str, max_age_seconds: int, uncached: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.prefix = prefix
+        self.uncached = uncached
         self.cache_control = f"private, max-age={max_age_seconds}, must-revalidate".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["method"] not in ("GET", "HEAD") or not scope["path"].startswith(self.prefix):
+        path = scope["path"]
+        if (
+            scope["method"] not in ("GET", "HEAD")
+            or not path.startswith(self.prefix)
+            or path.startswith(self.uncached)
+        ):
             await self.app(scope, receive, self._no_store(send))
             return
         start: Message | None = None

@@ -221,7 +221,9 @@ def test_api_key_lifecycle(client, tenants, conn):
     assert body["totals"] == mine["totals"]
     # A viewer key cannot manage keys.
     assert client.get("/v1/api-keys", headers={"X-API-Key": key}).status_code == 403
-    listed = client.get("/v1/api-keys", headers=admin).json()
+    listing = client.get("/v1/api-keys", headers=admin)
+    assert listing.headers["cache-control"] == "no-store"  # administration is never cached
+    listed = listing.json()
     assert key_id in [k["key_id"] for k in listed]
     assert all("key" not in k for k in listed)
 

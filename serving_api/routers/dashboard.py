@@ -25,8 +25,8 @@ from serving_api.dashboard.charts import PALETTE, Series, bar_chart, compact_num
 from serving_api.db import tenant_transaction
 from serving_api.params import DateRange
 from serving_api.routers.attribution import AttributionComparison, load_comparison
-from serving_api.routers.funnel import load_funnel
-from serving_api.routers.performance import load_performance
+from serving_api.routers.funnel import FunnelResponse, load_funnel
+from serving_api.routers.performance import PerformanceResponse, load_performance
 from serving_api.settings import ApiSettings, get_api_settings
 
 router = APIRouter(include_in_schema=False)
@@ -171,7 +171,14 @@ def _models_table(comparison: AttributionComparison) -> str:
     )
 
 
-def _dashboard_body(name, principal, dates, performance, funnel, comparison) -> str:
+def _dashboard_body(
+    name: str,
+    principal: Principal,
+    dates: DateRange,
+    performance: PerformanceResponse,
+    funnel: FunnelResponse,
+    comparison: AttributionComparison,
+) -> str:
     currency = performance.currency or ""
     totals = performance.totals
     previous = performance.previous_totals
