@@ -53,6 +53,7 @@ test: $(MANIFEST) lint
 # Benchmarks print ratios against a baseline measured in the same run (see bench/).
 bench: $(MANIFEST)
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.transform
 	$(BIN)/python -m bench.api
 
 clean:

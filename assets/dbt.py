@@ -1,13 +1,16 @@
 """The dbt project as Dagster assets, through one translator."""
 
+import json
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from assets.partitions import LOOKBACK_DAYS
 from assets.resources import WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
@@ -24,6 +27,31 @@ dbt_project.prepare_if_dev()
 MODELS_FOLLOW_NEW_DATA = dg.AutomationCondition.eager().without(
     ~dg.AutomationCondition.any_deps_missing()
 )
+
+
+# Run tags that choose what the incremental models rebuild (a backfill or a manual repair).
+MIN_DATE_TAG = "bizo/dbt_min_date"
+MAX_DATE_TAG = "bizo/dbt_max_date"
+FULL_REFRESH_TAG = "bizo/dbt_full_refresh"
+
+
+def dbt_window_tags(start: date, end: date) -> dict[str, str]:
+    """Run tags that make a dbt build rebuild `start`..`end` in its incremental models."""
+    return {MIN_DATE_TAG: start.isoformat(), MAX_DATE_TAG: end.isoformat()}
+
+
+def dbt_build_args(tags: Mapping[str, str], today: date) -> list[str]:
+    """`dbt build` arguments for a run: its tagged window, else the days the morning loads
+    touch (the lookback through today: tenants' local days straddle UTC), or a full
+    refresh. Pure, so the window logic is tested without dbt."""
+    if tags.get(FULL_REFRESH_TAG, "").lower() == "true":
+        return ["build", "--full-refresh"]
+    start = tags.get(MIN_DATE_TAG) or (today - timedelta(days=LOOKBACK_DAYS + 1)).isoformat()
+    end = tags.get(MAX_DATE_TAG) or today.isoformat()
+    window = {"min_date": date.fromisoformat(start), "max_date": date.fromisoformat(end)}
+    if window["max_date"] < window["min_date"]:
+        raise ValueError(f"dbt window ends ({end}) before it starts ({start})")
+    return ["build", "--vars", json.dumps({k: v.isoformat() for k, v in window.items()})]
 
 
 class BizoDbtTranslator(DagsterDbtTranslator):
@@ -55,7 +83,9 @@ def bizo_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     warehouse.export_dbt_env()
-    yield from dbt.cli(["build"], context=context).stream()
+    args = dbt_build_args(context.run.tags, today=date.today())
+    context.log.info(f"dbt {' '.join(args)}")
+    yield from dbt.cli(args, context=context).stream()
 
 
 def dbt_resource() -> DbtCliResource:

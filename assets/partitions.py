@@ -9,6 +9,10 @@ from datetime import date, timedelta
 import dagster as dg
 
 TENANT_DIMENSION = "tenant"
+# Platforms restate conversions for days afterwards, so each morning re-pulls this many days
+# before yesterday too (slices are replaced, so re-pulling never duplicates), and the
+# incremental models rebuild the same days.
+LOOKBACK_DAYS = 7
 DATE_DIMENSION = "date"
 
 tenant_partitions = dg.DynamicPartitionsDefinition(name="tenant")

@@ -129,6 +129,7 @@ def load_history(
     configured one), then build dbt."""
     import dagster as dg
 
+    from assets.dbt import FULL_REFRESH_TAG
     from assets.partitions import tenant_partitions
     from pipelines.definitions import defs
     from pipelines.jobs import QUIET_RUN_CONFIG
@@ -137,9 +138,11 @@ def load_history(
     instance.add_dynamic_partitions(tenant_partitions.name, tenants)
     end = default_end_date()
     ingest_window(instance, tenants, end - timedelta(days=days - 1), end, step)
-    step("dbt build")
+    step("dbt build (full refresh)")
     transform = defs.resolve_job_def("dbt_build")
-    if not transform.execute_in_process(instance=instance, run_config=QUIET_RUN_CONFIG).success:
+    if not transform.execute_in_process(
+        instance=instance, run_config=QUIET_RUN_CONFIG, tags={FULL_REFRESH_TAG: "true"}
+    ).success:
         raise RuntimeError("dbt build failed (see the Dagster UI)")
 
 

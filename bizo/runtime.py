@@ -43,13 +43,15 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def spawn(args: list[str], log_path: Path) -> subprocess.Popen:
-    """Start a child in its own session (so we can stop its whole process group)."""
+def spawn(args: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a child in its own session (so we can stop its whole process group); with `env`,
+    in exactly that environment instead of this process's."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     return subprocess.Popen(
         args,
         cwd=REPO_ROOT,
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

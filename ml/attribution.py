@@ -37,37 +37,48 @@ Shares = dict[frozenset[str], dict[str, float]]
 def markov_removal_effects(paths: PathCounts) -> dict[str, float]:
     """Each channel's removal effect: 1 - P(convert | channel removed) / P(convert)."""
     channels = sorted({channel for path in paths for channel in path})
-    base = _conversion_probability(paths, channels, removed=None)
+    chain = _TransitionMatrix(paths, channels)
+    base = chain.conversion_probability(removed=None)
     if base <= 0:
         return dict.fromkeys(channels, 0.0)
-    return {c: 1 - _conversion_probability(paths, channels, removed=c) / base for c in channels}
+    return {c: 1 - chain.conversion_probability(removed=c) / base for c in channels}
 
 
-def _conversion_probability(paths: PathCounts, channels: list[str], removed: str | None) -> float:
-    transient = [START, *channels]
-    index = {state: i for i, state in enumerate(transient)}
-    counts = np.zeros((len(transient), len(transient)))
-    to_conversion = np.zeros(len(transient))
-    leaving = np.zeros(len(transient))
-    for path, (converted, not_converted) in paths.items():
-        total = converted + not_converted
-        if not path or total <= 0:
-            continue
-        states = [START, *path]
-        for here, there in pairwise(states):
-            counts[index[here], index[there]] += total
-            leaving[index[here]] += total
-        to_conversion[index[path[-1]]] += converted
-        leaving[index[path[-1]]] += total  # to conversion or to null
-    with np.errstate(invalid="ignore", divide="ignore"):
-        q = np.where(leaving[:, None] > 0, counts / leaving[:, None], 0.0)
-        r = np.where(leaving > 0, to_conversion / leaving, 0.0)
-    if removed is not None:
-        # Removing a channel sends everyone who reaches it to null.
-        q[index[removed], :] = 0.0
-        r[index[removed]] = 0.0
-    absorbed = np.linalg.solve(np.eye(len(transient)) - q, r)
-    return float(absorbed[index[START]])
+class _TransitionMatrix:
+    """First-order transition probabilities among start and the channels (the transient
+    states), and from each into conversion; the rest of each row goes to null. Counted once;
+    every removal is a cheap edit of a copy."""
+
+    def __init__(self, paths: PathCounts, channels: list[str]) -> None:
+        transient = [START, *channels]
+        self.index = {state: i for i, state in enumerate(transient)}
+        size = len(transient)
+        counts = np.zeros((size, size))
+        to_conversion = np.zeros(size)
+        leaving = np.zeros(size)
+        for path, (converted, not_converted) in paths.items():
+            total = converted + not_converted
+            if not path or total <= 0:
+                continue
+            states = [self.index[START], *(self.index[c] for c in path)]
+            for here, there in pairwise(states):
+                counts[here, there] += total
+                leaving[here] += total
+            to_conversion[states[-1]] += converted
+            leaving[states[-1]] += total  # to conversion or to null
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.q = np.where(leaving[:, None] > 0, counts / leaving[:, None], 0.0)
+            self.r = np.where(leaving > 0, to_conversion / leaving, 0.0)
+
+    def conversion_probability(self, removed: str | None) -> float:
+        q, r = self.q, self.r
+        if removed is not None:
+            # Removing a channel sends everyone who reaches it to null.
+            q, r = q.copy(), r.copy()
+            q[self.index[removed], :] = 0.0
+            r[self.index[removed]] = 0.0
+        absorbed = np.linalg.solve(np.eye(len(r)) - q, r)
+        return float(absorbed[self.index[START]])
 
 
 def markov_shares(paths: PathCounts) -> Shares:

@@ -19,6 +19,7 @@ from assets.resources import (
     WarehouseResource,
 )
 from assets.webhooks import crm_webhook_leads
+from pipelines.execution import run_executor
 from pipelines.jobs import dbt_build_job, fx_job, ingestion_jobs, landing_job, webhook_job
 from pipelines.schedules import fx_morning, morning_schedules
 from pipelines.sensors import (
@@ -74,4 +75,5 @@ defs = dg.Definitions(
         "fx": FxResource(),
         "dbt": dbt_resource(),
     },
+    executor=run_executor(),
 )

@@ -4,12 +4,8 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from assets.partitions import day_range_tags, range_tags, tenant_partitions
+from assets.partitions import LOOKBACK_DAYS, day_range_tags, range_tags, tenant_partitions
 from pipelines.jobs import fx_job, ingestion_jobs
-
-# Platforms restate conversions for days afterwards, so each morning re-pulls this many days
-# before yesterday too; slices are replaced, so re-pulling never duplicates.
-LOOKBACK_DAYS = 7
 
 
 def morning_window(scheduled: date) -> tuple[date, date]:

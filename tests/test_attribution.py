@@ -1,9 +1,14 @@
 """Journeys and attribution on the loaded small world, against the world's own truth."""
 
+import json
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
+from assets.dbt import FULL_REFRESH_TAG, dbt_build_args, dbt_window_tags
+from pipelines.definitions import defs
+from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
 from tests.pipeline_window import END, WINDOW_START
 
 MODELS = (
@@ -32,7 +37,9 @@ def test_every_model_credits_each_conversion_exactly_once(built, conn):
 
 
 def test_credited_revenue_adds_up_to_the_won_revenue_for_every_model(built, conn):
-    (won,) = conn.execute("SELECT sum(amount) FROM marts.funnel WHERE won_at IS NOT NULL").one()
+    (won,) = conn.execute(
+        "SELECT sum(amount) FROM marts.funnel WHERE won_at IS NOT NULL"
+    ).fetchone()
     for model in MODELS:
         (credited,) = conn.execute(
             """SELECT sum(revenue) FROM marts.attribution_credits
@@ -65,6 +72,7 @@ def test_a_lead_journey_holds_every_loaded_session_of_its_person_in_the_lookback
            FROM sandbox.leads l
            JOIN sandbox.sessions s ON s.anonymous_id = l.anonymous_id
            JOIN raw.web_sessions w ON w.session_id = s.session_id
+           JOIN marts.funnel f ON f.contact_id = l.lead_id::text  -- leads the CRM synced
            WHERE s.started_at <= l.created_at
              AND s.started_at > l.created_at - interval '30 days'
              AND NOT EXISTS (
@@ -112,8 +120,9 @@ def test_roi_spend_equals_the_mart_spend_for_every_model(built, conn):
 
 def test_model_error_against_the_true_cause_of_each_lead(built, conn):
     """Each model's lead credit per channel against the world's true cause (baseline leads
-    belong to the unpaid channels). Recorded for bench/transform; asserted only where the
-    truth is unambiguous: every model gives paid channels some credit."""
+    belong to the unpaid channels): total absolute error over true leads (0 is perfect, 2
+    the worst). The world ends most caused journeys on brand search or direct, so last
+    touch must lose to the data-driven models."""
     errors = dict(
         conn.execute(
             """WITH credited AS (
@@ -131,9 +140,43 @@ def test_model_error_against_the_true_cause_of_each_lead(built, conn):
         ).fetchall()
     )
     assert set(errors) == set(MODELS)
-    assert all(0 <= error < 1 for error in errors.values()), errors
-    print({model: round(float(e), 3) for model, e in sorted(errors.items())})
+    assert all(0 <= error <= 2 for error in errors.values()), errors
+    assert errors["markov"] < errors["last_touch"], errors
+    assert errors["shapley"] < errors["last_touch"], errors
 
 
 def test_window_constants_still_cover_two_weeks():
     assert (END - WINDOW_START).days == 13
+
+
+def test_dbt_build_args_choose_the_window_from_run_tags():
+    today = date(2026, 7, 10)
+    default = dbt_build_args({}, today)
+    assert default[:2] == ["build", "--vars"]
+    assert json.loads(default[2]) == {"min_date": "2026-07-02", "max_date": "2026-07-10"}
+    tagged = dbt_build_args(dbt_window_tags(date(2026, 6, 1), date(2026, 6, 3)), today)
+    assert json.loads(tagged[2]) == {"min_date": "2026-06-01", "max_date": "2026-06-03"}
+    assert dbt_build_args({FULL_REFRESH_TAG: "true"}, today) == ["build", "--full-refresh"]
+    with pytest.raises(ValueError, match="before it starts"):
+        dbt_build_args(dbt_window_tags(date(2026, 6, 3), date(2026, 6, 1)), today)
+
+
+_MART_FINGERPRINT = """
+SELECT (SELECT count(*) FROM marts.ad_performance_daily),
+       (SELECT sum(spend) FROM marts.ad_performance_daily),
+       (SELECT count(*) FROM marts.journey_touches),
+       (SELECT count(*) FROM marts.attribution_credits),
+       (SELECT sum(revenue) FROM marts.attribution_credits WHERE model = 'markov'),
+       (SELECT sum(spend) + sum(attributed_revenue) FROM marts.channel_roi)
+"""
+
+
+def test_an_incremental_rebuild_of_the_last_days_changes_nothing(built, instance, conn):
+    """The daily run rebuilds a window in place: same rows, no duplicates, same totals."""
+    before = conn.execute(_MART_FINGERPRINT).fetchone()
+    conn.commit()  # end the read transaction: its locks would block dbt's table swaps
+    result = defs.resolve_job_def("dbt_build").execute_in_process(
+        instance=instance, run_config=QUIET, tags=dbt_window_tags(END - timedelta(days=3), END)
+    )
+    assert result.success
+    assert conn.execute(_MART_FINGERPRINT).fetchone() == before

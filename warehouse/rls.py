@@ -9,6 +9,8 @@ the `app` and `ml` schemas, which migrations own.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import replace
 from functools import cache
 
@@ -64,15 +66,16 @@ def enforce_tenant_policies(conn: psycopg.Connection) -> list[str]:
 
 @cache
 def api_database_uri(settings: WarehouseSettings | None = None) -> str:
-    """How the API connects: `BIZO_API_DATABASE_URL` when set (deployments create the login
-    themselves), else the warehouse server as `API_ROLE`, its password kept in a local secret."""
+    """How the API connects: `BIZO_API_DATABASE_URL` when set (deployments may manage the
+    login themselves), else the warehouse server as `API_ROLE`, given LOGIN and a password
+    here (see `_api_role_password`)."""
     from warehouse.db import warehouse_address
 
     settings = settings or get_settings()
     if settings.api_database_url is not None:
         return settings.api_database_url.get_secret_value()
     address = warehouse_address(settings)
-    password = local_secret(settings.bizo_home / "secrets" / "api_db_password")
+    password = _api_role_password(settings)
     with psycopg.connect(address.uri(settings.warehouse_database), autocommit=True) as admin:
         # Utility statements take no bind parameters; Literal quotes the password safely.
         admin.execute(
@@ -81,3 +84,17 @@ def api_database_uri(settings: WarehouseSettings | None = None) -> str:
             )
         )
     return replace(address, user=API_ROLE, password=password).uri(settings.warehouse_database)
+
+
+def _api_role_password(settings: WarehouseSettings) -> str:
+    """Embedded: a local secret. Against a shared server every API replica must set the same
+    password, so it is derived from the first BIZO_SECRET_KEY, which they all share."""
+    if settings.embedded:
+        return local_secret(settings.bizo_home / "secrets" / "api_db_password")
+    if settings.secret_key is None:
+        raise RuntimeError(
+            "the API needs BIZO_API_DATABASE_URL, or BIZO_SECRET_KEY to derive the password of "
+            f"role {API_ROLE} from"
+        )
+    first_key = settings.secret_key.get_secret_value().split(",")[0].strip()
+    return hmac.new(first_key.encode(), b"bizo_api database password", hashlib.sha256).hexdigest()
