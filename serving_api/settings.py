@@ -39,7 +39,6 @@ class ApiSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = []
     # Reads are tenant-private: browsers may keep them this long, then revalidate by ETag.
     cache_max_age_seconds: int = Field(default=60, ge=0)
-    default_rate_limit_per_minute: int = Field(default=600, gt=0)
     # Master key for lead webhooks; each tenant signs with HMAC(master, tenant_id), so one
     # secret serves every tenant and rotating it rotates all. Unset, one is kept locally.
     webhook_secret: SecretStr | None = None
