@@ -14,11 +14,14 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from bizo.recommendations_cli import recommendations_app
+
 app = typer.Typer(help="Bizo data platform.", no_args_is_help=True, add_completion=False)
 db_app = typer.Typer(help="The warehouse PostgreSQL (embedded unless DATABASE_URL is set).")
 sandbox_app = typer.Typer(help="The simulated marketing world and its platform servers.")
 app.add_typer(db_app, name="db")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(recommendations_app, name="recommendations")
 console = Console()
 
 

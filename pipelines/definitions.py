@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.agents import agent_assets
 from assets.attribution import channel_set_shares
 from assets.crm import crm_companies, crm_contacts, crm_deal_stages, crm_deals
 from assets.dbt import bizo_dbt_models, dbt_resource
@@ -19,6 +20,14 @@ from assets.resources import (
     WarehouseResource,
 )
 from assets.webhooks import crm_webhook_leads
+from pipelines.agent_jobs import (
+    agent_schedules,
+    apply_approved_sensor,
+    apply_budget_changes,
+    curves_job,
+    daily_agents_job,
+    reports_job,
+)
 from pipelines.execution import run_executor
 from pipelines.jobs import dbt_build_job, fx_job, ingestion_jobs, landing_job, webhook_job
 from pipelines.schedules import fx_morning, morning_schedules
@@ -45,6 +54,7 @@ defs = dg.Definitions(
         fx_rates,
         bizo_dbt_models,
         channel_set_shares,
+        *agent_assets,
         dg.AssetSpec(
             ["app", "tenants"],
             group_name="control",
@@ -52,12 +62,23 @@ defs = dg.Definitions(
             description="Tenants registered with `bizo` (warehouse migrations own the table).",
         ),
     ],
-    jobs=[*ingestion_jobs.values(), fx_job, landing_job, webhook_job, dbt_build_job],
-    schedules=[*morning_schedules, fx_morning],
+    jobs=[
+        *ingestion_jobs.values(),
+        fx_job,
+        landing_job,
+        webhook_job,
+        dbt_build_job,
+        curves_job,
+        daily_agents_job,
+        reports_job,
+        apply_budget_changes,
+    ],
+    schedules=[*morning_schedules, fx_morning, *agent_schedules],
     sensors=[
         tenant_partitions_from_connections,
         landing_files_sensor,
         lead_webhooks_sensor,
+        apply_approved_sensor,
         # Runs the models' AutomationConditions (eager: rebuild after new raw data) from the
         # moment the daemon starts, rather than after someone switches it on in the UI.
         dg.AutomationConditionSensorDefinition(

@@ -26,7 +26,7 @@ import numpy as np
 
 # Bump when a change alters what a (profile, seed, end) generates: stored worlds of another
 # version are regenerated instead of reused.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 PAID_CHANNELS = ("google_ads", "meta", "linkedin")
 UNPAID_CHANNELS = ("organic_search", "direct", "referral")
@@ -110,9 +110,9 @@ _MARKETS = [
 ]
 # Where each currency starts against the US dollar (units per USD); the path is a random walk.
 _FX_START = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "CAD": 1.36, "AUD": 1.52}
-# LinkedIn accounts are often opened in US dollars whatever the business's own currency:
-# the reason reporting needs FX at all.
-_ACCOUNT_CURRENCY_OVERRIDES = {"linkedin": "USD"}
+# Meta ad accounts are often opened in US dollars whatever the business's own currency (the
+# currency cannot be changed later): the reason reporting needs FX at all.
+_ACCOUNT_CURRENCY_OVERRIDES = {"meta": "USD"}
 _INDUSTRIES = {
     "software": 0.4,
     "financial_services": 0.3,

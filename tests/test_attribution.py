@@ -1,8 +1,12 @@
 """Journeys and attribution on the loaded small world, against the world's own truth."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +14,7 @@ from assets.dbt import FULL_REFRESH_TAG, dbt_build_args, dbt_window_tags
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
 from tests.pipeline_window import END, WINDOW_START
+from warehouse import db
 
 MODELS = (
     "first_touch", "last_touch", "last_non_direct", "linear", "time_decay",
@@ -180,3 +185,23 @@ def test_an_incremental_rebuild_of_the_last_days_changes_nothing(built, instance
     )
     assert result.success
     assert conn.execute(_MART_FINGERPRINT).fetchone() == before
+
+
+def test_dbt_docs_generate_catalogs_the_marts(built, tmp_path):
+    """`dbt docs generate` works against the built warehouse and documents every mart."""
+    dbt = Path(sys.executable).parent / "dbt"
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    completed = subprocess.run(
+        [str(dbt), "docs", "generate", "--profiles-dir", str(project),
+         "--target-path", str(tmp_path), "--quiet"],
+        cwd=project, env={**os.environ, **db.dbt_env()}, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    catalog = json.loads((tmp_path / "catalog.json").read_text())
+    documented = {node["metadata"]["name"] for node in catalog["nodes"].values()}
+    assert {
+        "ad_performance_daily", "funnel", "journey_touches", "attribution_credits",
+        "channel_roi", "campaign_roi", "attribution_model_comparison",
+    } <= documented  # fmt: skip
+    assert (tmp_path / "index.html").exists()

@@ -117,8 +117,8 @@ def test_mart_spend_equals_the_true_spend_to_the_cent(built, conn, platform):
         assert mart_account == true_account, (tenant, day)  # exact, not just to the cent
         assert mart_spend == true_spend, (tenant, day)
     assert sum(r[5] for r in rows) > Decimal(1000)
-    # LinkedIn bills the non-USD tenant in US dollars: that path must really be exercised.
-    assert any(r[6] for r in rows) == (platform == "linkedin")
+    # Meta bills the non-USD tenant in US dollars: that path must really be exercised.
+    assert any(r[6] for r in rows) == (platform == "meta")
 
 
 def test_the_morning_schedule_pulls_yesterday_and_a_lookback_per_tenant(instance, tenants):

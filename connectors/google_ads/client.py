@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.ads.googleads.errors import GoogleAdsException
@@ -56,6 +56,7 @@ _TRANSIENT_QUOTA = frozenset(
     }
 )
 _MICROS_EXPONENT = -6
+T = TypeVar("T")
 # Whether this module has opened a gRPC channel, after which gRPC's trust roots are fixed.
 _channels_opened = False
 
@@ -72,6 +73,23 @@ CAMPAIGN_TOTALS_QUERY = (
     "SELECT campaign.id, metrics.cost_micros, metrics.clicks "
     "FROM campaign WHERE segments.date BETWEEN '{start}' AND '{end}'"
 )
+
+CAMPAIGN_BUDGETS_QUERY = (
+    "SELECT customer.currency_code, campaign.id, campaign.campaign_budget, "
+    "campaign_budget.amount_micros FROM campaign"
+)
+# Google takes budgets in whole units of the currency's minimum (a cent is 10,000 micros).
+_BUDGET_UNIT_MICROS = 10_000
+
+
+@dataclass(frozen=True)
+class CampaignBudget:
+    """A campaign's budget object (shared budgets may serve several campaigns)."""
+
+    campaign_id: int
+    resource_name: str  # customers/{customer}/campaignBudgets/{budget}
+    amount: Decimal  # daily, in the account currency
+    currency_code: str
 
 
 @dataclass(frozen=True)
@@ -185,6 +203,7 @@ class GoogleAdsConnector:
             use_proto_plus=True,
         )
         self._service: Any = None
+        self._budgets: Any = None
         self._policy = retry_policy or RetryPolicy()
         self._sleep = sleep
         self._rand = rand
@@ -204,6 +223,9 @@ class GoogleAdsConnector:
         if self._service is not None:
             self._service.transport.close()
             self._service = None
+        if self._budgets is not None:
+            self._budgets.transport.close()
+            self._budgets = None
 
     def search_stream(self, customer_id: str, query: str) -> list[Any]:
         """All ``GoogleAdsRow`` protobufs of a query, raw rather than proto-plus wrappers
@@ -222,6 +244,9 @@ class GoogleAdsConnector:
             except (GoogleAdsException, GoogleAPICallError, grpc.RpcError) as error:
                 raise to_api_error(error) from error
 
+        return self._with_retry(attempt)
+
+    def _with_retry(self, attempt: Callable[[], T]) -> T:
         return call_with_retry(
             attempt,
             classify=_classify,
@@ -247,6 +272,59 @@ class GoogleAdsConnector:
         rows = self.search_stream(_normalize_customer_id(customer_id), query)
         micros = sum(r.metrics.cost_micros for r in rows)
         return Decimal(micros).scaleb(_MICROS_EXPONENT), sum(r.metrics.clicks for r in rows)
+
+    def fetch_campaign_budgets(self, customer_id: str) -> dict[int, CampaignBudget]:
+        """Each campaign's budget object and daily amount, keyed by campaign id."""
+        customer_id = _normalize_customer_id(customer_id)
+        rows = self.search_stream(customer_id, CAMPAIGN_BUDGETS_QUERY)
+        return {
+            r.campaign.id: CampaignBudget(
+                campaign_id=r.campaign.id,
+                resource_name=r.campaign.campaign_budget,
+                amount=Decimal(r.campaign_budget.amount_micros).scaleb(_MICROS_EXPONENT),
+                currency_code=r.customer.currency_code,
+            )
+            for r in rows
+        }
+
+    def set_campaign_budget(self, customer_id: str, campaign_id: int, amount: Decimal) -> str:
+        """Set a campaign's daily budget through ``CampaignBudgetService.MutateCampaignBudgets``
+        (an update of ``amount_micros`` with its field mask); returns the budget's resource
+        name. Setting an absolute amount is idempotent, so a retried call is safe."""
+        customer_id = _normalize_customer_id(customer_id)
+        micros = int(Decimal(amount).scaleb(6))
+        if micros <= 0 or micros % _BUDGET_UNIT_MICROS or Decimal(amount).scaleb(6) != micros:
+            raise ValueError(f"budget {amount} must be a positive amount in whole cents")
+        budgets = self.fetch_campaign_budgets(customer_id)
+        if campaign_id not in budgets:
+            raise LookupError(f"campaign {campaign_id} is not in customer {customer_id}")
+        resource_name = budgets[campaign_id].resource_name
+        from google.api_core import protobuf_helpers
+
+        operation = self._client.get_type("CampaignBudgetOperation")
+        operation.update.resource_name = resource_name
+        operation.update.amount_micros = micros
+        self._client.copy_from(
+            operation.update_mask, protobuf_helpers.field_mask(None, operation.update._pb)
+        )
+
+        def attempt() -> str:
+            try:
+                response = self._budget_service().mutate_campaign_budgets(
+                    customer_id=customer_id, operations=[operation]
+                )
+                return response.results[0].resource_name
+            except (GoogleAdsException, GoogleAPICallError, grpc.RpcError) as error:
+                raise to_api_error(error) from error
+
+        return self._with_retry(attempt)
+
+    def _budget_service(self) -> Any:
+        global _channels_opened
+        if self._budgets is None:
+            self._budgets = self._client.get_service("CampaignBudgetService", version=API_VERSION)
+            _channels_opened = True
+        return self._budgets
 
     def _google_ads_service(self) -> Any:
         global _channels_opened

@@ -314,6 +314,46 @@ class LinkedInConnector:
         """The ad account object (``id``, ``name``, ``currency``, ``status``, ...)."""
         return self.get(f"/rest/adAccounts/{normalize_account_id(account_id)}")
 
+    def fetch_campaign_budgets(self, account_id: str) -> dict[int, Decimal | None]:
+        """Each campaign's daily budget in the account currency (None on a lifetime budget)."""
+        account_id = normalize_account_id(account_id)
+        currency = self.fetch_ad_account(account_id)["currency"]
+        campaigns = self._paged(f"/rest/adAccounts/{account_id}/adCampaigns", [("q", "search")])
+        return {int(c["id"]): _daily_budget(c, currency) for c in campaigns}
+
+    def set_campaign_daily_budget(
+        self, account_id: str, campaign_id: int, amount: Decimal, currency: str
+    ) -> None:
+        """Set a campaign's ``dailyBudget`` with a Rest.li PARTIAL_UPDATE (``$set`` patch).
+        An absolute value, so a retried call is safe."""
+        account_id = normalize_account_id(account_id)
+        amount = Decimal(amount)
+        if amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+            raise ValueError(f"budget {amount} must be a positive amount in whole cents")
+        body = {
+            "patch": {
+                "$set": {"dailyBudget": {"amount": f"{amount:.2f}", "currencyCode": currency}}
+            }
+        }
+        path = f"/rest/adAccounts/{account_id}/adCampaigns/{int(campaign_id)}"
+
+        def attempt() -> None:
+            response = self._http.post(
+                path, json=body, headers={"X-RestLi-Method": "PARTIAL_UPDATE"}
+            )
+            if response.status_code >= 400:
+                raise _api_error(response)
+
+        call_with_retry(
+            attempt,
+            classify=_classify,
+            policy=self._policy,
+            sleep=self._sleep,
+            rand=self._rand,
+            breaker=self._breaker,
+            stats=self.stats,
+        )
+
     # -- transport ---------------------------------------------------------------------------
     def get(self, path: str, params: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
         """One API read with retries. ``params`` values must already be Rest.li-encoded

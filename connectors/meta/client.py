@@ -532,6 +532,43 @@ class MetaConnector:
             )
         return rows
 
+    # -- budget changes ------------------------------------------------------------------
+    def fetch_adset_budgets(self, account_id: str) -> tuple[str, dict[str, dict[str, int]]]:
+        """The account currency and, per campaign, its ad sets' daily budgets (minor units)."""
+        account_id = normalize_account_id(account_id)
+        account = self._account(account_id)
+        info = self._call(lambda: account.api_get(fields=[AdAccount.Field.currency]))
+        budgets: dict[str, dict[str, int]] = {}
+        for item in self._edge(account, AdSet, ADSET_FIELDS, {"limit": self._page_size}):
+            adset = item.export_all_data()
+            campaign = budgets.setdefault(str(adset.get("campaign_id")), {})
+            campaign[str(adset["id"])] = int(adset.get("daily_budget") or 0)
+        return str(info[AdAccount.Field.currency]), budgets
+
+    def set_campaign_daily_budget(
+        self, account_id: str, campaign_id: str, amount: Decimal, currency: str
+    ) -> dict[str, int]:
+        """Move a campaign (with ad-set budgets) to a new daily total: each ad set keeps its
+        share of the campaign, in whole minor units that add up to the total exactly, and is
+        updated with a POST of ``daily_budget`` on the ad set (the SDK's ``api_update``).
+        Returns the new budget per ad set (minor units). Absolute values: retries are safe."""
+        offset = 1 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 100
+        total_minor = Decimal(amount) * offset
+        if total_minor <= 0 or total_minor != total_minor.to_integral_value():
+            raise ValueError(f"budget {amount} {currency} is not a whole number of minor units")
+        current = self.fetch_adset_budgets(account_id)[1].get(str(campaign_id), {})
+        if not current:
+            raise LookupError(f"campaign {campaign_id} has no ad sets with a daily budget")
+        new = proportional_split(int(total_minor), current)
+        for adset_id, minor in new.items():
+            adset = AdSet(adset_id, api=self._api)
+            self._call(
+                lambda adset=adset, minor=minor: adset.api_update(
+                    params={AdSet.Field.daily_budget: str(minor)}
+                )
+            )
+        return new
+
     # -- calls ---------------------------------------------------------------------------
     def _call(self, operation: Callable[[], T]) -> T:
         """One HTTP call with retries, the breaker and stats; SDK errors as ``MetaApiError``."""
@@ -644,6 +681,22 @@ class MetaConnector:
     def _observe(self, headers: Mapping[str, str] | None) -> None:
         # A failed call's wait is the retry's business (it honours the server's estimate).
         self._usage = usage_percent(headers) if headers is not None else None
+
+
+def proportional_split(total: int, weights: Mapping[str, int]) -> dict[str, int]:
+    """`total` in whole units across the keys in proportion to `weights` (evenly when they
+    are all zero), flooring each and handing the remainder out one unit at a time in key
+    order, so the parts add up to `total` exactly."""
+    keys = sorted(weights, key=lambda k: (len(k), k))
+    weight_sum = sum(max(weights[k], 0) for k in keys)
+    if weight_sum == 0:
+        parts = {k: total // len(keys) for k in keys}
+    else:
+        parts = {k: total * max(weights[k], 0) // weight_sum for k in keys}
+    remainder = total - sum(parts.values())
+    for key in keys[:remainder]:
+        parts[key] += 1
+    return parts
 
 
 def normalize_account_id(account_id: str) -> str:

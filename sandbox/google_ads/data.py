@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import psycopg
 
+from sandbox.budgets import record_budget_change
+
 PLATFORM = "google_ads"
 
 # Customer-level fields; `account()` returns exactly these keys.
@@ -42,6 +44,12 @@ class GoogleAdsData(Protocol):
         (no ``segments.date`` or ``metrics.*`` keys) when both are None."""
         ...
 
+    def has_campaign_budget(self, customer_id: str, budget_id: int) -> bool: ...
+
+    def set_campaign_budget(self, customer_id: str, budget_id: int, amount_micros: int) -> None:
+        """Record a budget change (MutateCampaignBudgets); reads show it at once."""
+        ...
+
 
 class InMemoryGoogleAdsData:
     """Rows held in memory, for tests: pass ad x day rows keyed by GAQL field names.
@@ -62,6 +70,16 @@ class InMemoryGoogleAdsData:
     def account(self, customer_id: str) -> dict[str, Any] | None:
         found = self._accounts.get(customer_id)
         return dict(found) if found is not None else None
+
+    def has_campaign_budget(self, customer_id: str, budget_id: int) -> bool:
+        name = f"customers/{customer_id}/campaignBudgets/{budget_id}"
+        return any(r.get("campaign.campaign_budget") == name for r in self._rows)
+
+    def set_campaign_budget(self, customer_id: str, budget_id: int, amount_micros: int) -> None:
+        name = f"customers/{customer_id}/campaignBudgets/{budget_id}"
+        for row in self._rows:
+            if row.get("campaign.campaign_budget") == name:
+                row["campaign_budget.amount_micros"] = amount_micros
 
     def ad_rows(
         self, customer_id: str, start: date | None, end: date | None
@@ -93,7 +111,11 @@ def _campaign_status(status: str) -> str:
 
 _ATTRIBUTES_SQL = """
 SELECT acc.account_id, acc.name, acc.currency, acc.time_zone,
-       c.campaign_id, c.name, c.status, c.budget_id, c.daily_budget_micros,
+       c.campaign_id, c.name, c.status, c.budget_id,
+       COALESCE((SELECT bc.budget_micros FROM sandbox.budget_changes bc
+                 WHERE bc.platform = c.platform AND bc.object_type = 'campaign_budget'
+                   AND bc.object_id = c.budget_id
+                 ORDER BY bc.change_id DESC LIMIT 1), c.daily_budget_micros),
        g.ad_group_id, g.name, a.ad_id, a.headline, a.body, a.final_url
 FROM sandbox.ads a
 JOIN sandbox.ad_groups g ON g.platform = a.platform AND g.ad_group_id = a.ad_group_id
@@ -137,6 +159,25 @@ class PostgresGoogleAdsData:
             return None
         return dict(
             zip(CUSTOMER_FIELDS, (int(found[0]), found[1], found[2], found[3]), strict=True)
+        )
+
+    def has_campaign_budget(self, customer_id: str, budget_id: int) -> bool:
+        with psycopg.connect(self._conninfo) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sandbox.campaigns "
+                "WHERE platform = %s AND account_id = %s AND budget_id = %s",
+                (PLATFORM, customer_id, budget_id),
+            ).fetchone()
+        return found is not None
+
+    def set_campaign_budget(self, customer_id: str, budget_id: int, amount_micros: int) -> None:
+        record_budget_change(
+            self._conninfo,
+            platform=PLATFORM,
+            account_id=customer_id,
+            object_type="campaign_budget",
+            object_id=budget_id,
+            budget_micros=amount_micros,
         )
 
     def ad_rows(

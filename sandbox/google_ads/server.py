@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from google.ads.googleads.v26.errors.types import errors as error_types
+from google.ads.googleads.v26.services.types import campaign_budget_service as budget_types
 from google.ads.googleads.v26.services.types import google_ads_service as service_types
 from google.protobuf import any_pb2
 from google.rpc import status_pb2
@@ -38,6 +39,7 @@ from sandbox.http import FaultPlan
 
 API_VERSION = "v26"
 SERVICE_NAME = f"google.ads.googleads.{API_VERSION}.services.GoogleAdsService"
+BUDGET_SERVICE_NAME = f"google.ads.googleads.{API_VERSION}.services.CampaignBudgetService"
 FAILURE_METADATA_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
 MAX_ROWS_PER_PAGE = 10_000  # fixed by the real API for Search pages and SearchStream batches
 
@@ -46,6 +48,9 @@ _SearchResponse = service_types.SearchGoogleAdsResponse.pb()
 _StreamRequest = service_types.SearchGoogleAdsStreamRequest.pb()
 _StreamResponse = service_types.SearchGoogleAdsStreamResponse.pb()
 _Row = service_types.GoogleAdsRow.pb()
+_MutateBudgetsRequest = budget_types.MutateCampaignBudgetsRequest.pb()
+_MutateBudgetsResponse = budget_types.MutateCampaignBudgetsResponse.pb()
+_BUDGET_NAME = re.compile(r"^customers/(?P<customer>\d{10})/campaignBudgets/(?P<budget>\d+)$")
 _Failure = error_types.GoogleAdsFailure.pb()
 _ErrorCode = error_types.ErrorCode.pb()
 _CUSTOMER_ID = re.compile(r"\d{10}")
@@ -160,6 +165,16 @@ class GoogleAdsSandboxServer:
                             self._search_stream,
                             request_deserializer=_StreamRequest.FromString,
                             response_serializer=_StreamResponse.SerializeToString,
+                        ),
+                    },
+                ),
+                grpc.method_handlers_generic_handler(
+                    BUDGET_SERVICE_NAME,
+                    {
+                        "MutateCampaignBudgets": grpc.unary_unary_rpc_method_handler(
+                            self._mutate_campaign_budgets,
+                            request_deserializer=_MutateBudgetsRequest.FromString,
+                            response_serializer=_MutateBudgetsResponse.SerializeToString,
                         ),
                     },
                 ),
@@ -282,6 +297,91 @@ class GoogleAdsSandboxServer:
             for row in rows[start : start + self._stream_batch_size]:
                 batch.results.append(_to_row(query, request.customer_id, row))
             yield batch
+
+    def _mutate_campaign_budgets(self, request: Any, context: grpc.ServicerContext) -> Any:
+        """Update operations on ``amount_micros`` only (what an optimizer changes); all or
+        nothing unless ``partial_failure`` is set, which the sandbox does not support."""
+        request_id = _new_request_id()
+        try:
+            self._admit("MutateCampaignBudgets", request.customer_id, "", context)
+            if self._data.account(request.customer_id) is None:
+                raise ApiError(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    "authorization_error",
+                    "USER_PERMISSION_DENIED",
+                    "User doesn't have permission to access customer.",
+                )
+            if request.partial_failure:
+                raise ApiError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "request_error",
+                    "UNKNOWN",
+                    "The sandbox does not support partial_failure.",
+                )
+            if not request.operations:
+                raise ApiError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    "mutate_error",
+                    "RESOURCE_NOT_FOUND",
+                    "At least one operation is required.",
+                )
+            changes = [self._budget_update(request.customer_id, op) for op in request.operations]
+            response = _MutateBudgetsResponse()
+            for resource_name, budget_id, amount in changes:
+                if not request.validate_only:
+                    self._data.set_campaign_budget(request.customer_id, budget_id, amount)
+                response.results.add(resource_name=resource_name)
+            context.set_trailing_metadata((("request-id", request_id),))
+            return response
+        except ApiError as error:
+            _abort(context, error, request_id)
+
+    def _budget_update(self, customer_id: str, operation: Any) -> tuple[str, int, int]:
+        if operation.WhichOneof("operation") != "update":
+            raise ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "mutate_error",
+                "MUTATE_NOT_ALLOWED",
+                "The sandbox only updates campaign budgets (no create or remove).",
+            )
+        budget = operation.update
+        # The client's field_mask helper lists every set field, resource_name included.
+        paths = set(operation.update_mask.paths) - {"resource_name"}
+        if paths != {"amount_micros"}:
+            raise ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "field_mask_error",
+                "FIELD_NOT_FOUND" if operation.update_mask.paths else "FIELD_MASK_MISSING",
+                "The update mask must name amount_micros only.",
+            )
+        match = _BUDGET_NAME.match(budget.resource_name)
+        if match is None or match["customer"] != customer_id:
+            raise ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "request_error",
+                "RESOURCE_NAME_MALFORMED",
+                f"Malformed campaign budget resource name {budget.resource_name!r}.",
+            )
+        # Google bills in micros but takes budgets in multiples of its currency's minimum
+        # unit (10,000 micros for a cent); a budget must be positive.
+        if budget.amount_micros <= 0 or budget.amount_micros % 10_000:
+            raise ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "campaign_budget_error",
+                "NON_MULTIPLE_OF_MINIMUM_CURRENCY_UNIT"
+                if budget.amount_micros > 0
+                else "MONEY_AMOUNT_LESS_THAN_CURRENCY_MINIMUM_CPC",
+                f"amount_micros {budget.amount_micros} is not a positive multiple of 10000.",
+            )
+        budget_id = int(match["budget"])
+        if not self._data.has_campaign_budget(customer_id, budget_id):
+            raise ApiError(
+                grpc.StatusCode.NOT_FOUND,
+                "mutate_error",
+                "RESOURCE_NOT_FOUND",
+                f"Campaign budget {budget.resource_name} was not found.",
+            )
+        return budget.resource_name, budget_id, int(budget.amount_micros)
 
     # -- request checks and execution ----------------------------------------------------
 

@@ -25,6 +25,8 @@ from typing import Protocol
 
 import psycopg
 
+from sandbox.budgets import record_budget_change
+
 PLATFORM = "linkedin"
 
 
@@ -93,6 +95,10 @@ class LinkedInData(Protocol):
 
     def campaigns(self, account_id: str) -> list[Campaign]: ...
 
+    def set_campaign_budget(self, account_id: str, campaign_id: int, micros: int) -> None:
+        """Record a new campaign daily budget (a PARTIAL_UPDATE); reads show it at once."""
+        ...
+
     def creatives(self, account_id: str) -> list[Creative]: ...
 
     def delivery(self, account_ids: Sequence[str] | None, start: date, end: date) -> list[Delivery]:
@@ -110,10 +116,14 @@ def linkedin_status(world_status: str) -> str:
 
 
 _CAMPAIGNS_SQL = """
-SELECT campaign_id, account_id, budget_id, name, status, objective, daily_budget_micros
-FROM sandbox.campaigns
-WHERE platform = %s AND account_id = %s
-ORDER BY campaign_id
+SELECT c.campaign_id, c.account_id, c.budget_id, c.name, c.status, c.objective,
+       COALESCE((SELECT bc.budget_micros FROM sandbox.budget_changes bc
+                 WHERE bc.platform = c.platform AND bc.object_type = 'campaign'
+                   AND bc.object_id = c.campaign_id
+                 ORDER BY bc.change_id DESC LIMIT 1), c.daily_budget_micros)
+FROM sandbox.campaigns c
+WHERE c.platform = %s AND c.account_id = %s
+ORDER BY c.campaign_id
 """
 
 _CREATIVES_SQL = """
@@ -170,6 +180,16 @@ class PostgresLinkedInData:
             )
             for r in records
         ]
+
+    def set_campaign_budget(self, account_id: str, campaign_id: int, micros: int) -> None:
+        record_budget_change(
+            self._conninfo,
+            platform=PLATFORM,
+            account_id=account_id,
+            object_type="campaign",
+            object_id=campaign_id,
+            budget_micros=micros,
+        )
 
     def campaign_groups(self, account_id: str) -> list[CampaignGroup]:
         groups = [

@@ -97,6 +97,10 @@ _ACCOUNT_PATH = re.compile(
     r"^/rest/adAccounts/(?P<account>[^/]+)(?:/(?P<finder>adCampaignGroups|adCampaigns|creatives))?$"
 )
 
+_CAMPAIGN_PATH = re.compile(
+    r"^/rest/adAccounts/(?P<account>[^/]+)/adCampaigns/(?P<campaign>[^/]+)$"
+)
+
 
 # -- Rest.li 2.0 -------------------------------------------------------------------------------
 class RestliSyntaxError(ValueError):
@@ -328,9 +332,14 @@ class LinkedInSandboxServer:
         params: dict[str, str] = {}
         try:
             self._check_headers(request)
-            params = self._params(request, tunnelled)
-            body = self._route(request.path, params)
-            response = Response(200, body)
+            campaign = _CAMPAIGN_PATH.match(request.path)
+            if campaign is not None and request.method == "POST" and not tunnelled:
+                self._partial_update_campaign(request, campaign["account"], campaign["campaign"])
+                response = Response(204, b"")
+            else:
+                params = self._params(request, tunnelled)
+                body = self._route(request.path, params)
+                response = Response(200, body)
         except _Problem as problem:
             response = Response(problem.status, problem.body())
         response.headers.update({"X-RestLi-Protocol-Version": "2.0.0", "x-li-uuid": _request_id()})
@@ -416,6 +425,39 @@ class LinkedInSandboxServer:
         if finder == "adCampaigns":
             return self._campaigns(account.account_id, account.currency, params, path)
         return self._creatives(account.account_id, params, path)
+
+    def _partial_update_campaign(self, request: Request, account_id: str, campaign_id: str) -> None:
+        """Rest.li PARTIAL_UPDATE of a campaign: ``{"patch": {"$set": {"dailyBudget": {amount,
+        currencyCode}}}}``, the only field the sandbox changes; the budget must be in the
+        account's currency."""
+        if request.headers.get("x-restli-method", "").upper() != "PARTIAL_UPDATE":
+            raise _bad_param("updating a campaign needs X-RestLi-Method: PARTIAL_UPDATE")
+        if not account_id.isdigit() or not campaign_id.isdigit():
+            raise _bad_param("account and campaign ids must be numbers")
+        account = self._data.account(account_id)
+        if account is None:
+            raise _denied(f"adCampaigns.PARTIAL_UPDATE.{campaign_id}")
+        if not any(c.campaign_id == int(campaign_id) for c in self._data.campaigns(account_id)):
+            raise _Problem(404, "NOT_FOUND", f"Campaign {campaign_id} not found")
+        try:
+            patch = json.loads(request.body or b"null")
+            budget = patch["patch"]["$set"]["dailyBudget"]
+            fields = set(patch["patch"]["$set"]) | (set(patch["patch"]) - {"$set"})
+            amount = Decimal(str(budget["amount"]))
+            currency = budget["currencyCode"]
+        except (ValueError, KeyError, TypeError, ArithmeticError):
+            raise _bad_param(
+                'body must be {"patch": {"$set": {"dailyBudget": {"amount": "..", '
+                '"currencyCode": ".."}}}}'
+            ) from None
+        if fields != {"dailyBudget"}:
+            raise _bad_param(f"the sandbox only updates dailyBudget, not {sorted(fields)}")
+        if currency != account.currency:
+            raise _bad_param(f"dailyBudget must be in the account currency {account.currency}")
+        if not amount.is_finite() or amount < 10 or amount != amount.quantize(Decimal("0.01")):
+            # LinkedIn's minimum daily budget is 10 in the account currency.
+            raise _bad_param(f"dailyBudget amount {budget['amount']!r} must be at least 10.00")
+        self._data.set_campaign_budget(account_id, int(campaign_id), int(amount.scaleb(6)))
 
     # -- finders -----------------------------------------------------------------------------
     def _campaign_groups(

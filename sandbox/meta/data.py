@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import psycopg
 
+from sandbox.budgets import latest_changes, record_budget_change
+
 PLATFORM = "meta"
 MICROS = 1_000_000
 # Meta's "currency offset": how many minor units make one unit. 100 for most currencies;
@@ -143,6 +145,14 @@ class MetaData(Protocol):
         """Ad x day delivery between since and until inclusive (account time zone)."""
         ...
 
+    def adset_account(self, adset_id: str) -> str | None:
+        """The ad account an ad set belongs to, or None when there is no such ad set."""
+        ...
+
+    def set_adset_budget(self, account_id: str, adset_id: str, daily_budget_minor: int) -> None:
+        """Record a new ad-set daily budget (a POST on the ad set); reads show it at once."""
+        ...
+
 
 def split_landing_url(final_url: str) -> tuple[str, str]:
     """``https://x/y?utm_source=...`` as (link_url, url_tags)."""
@@ -218,6 +228,9 @@ class PostgresMetaData:
             "WHERE platform = %s AND account_id = %s ORDER BY campaign_id, ad_group_id",
             (PLATFORM, account_id),
         )
+        changed = self._changed_adset_budgets()
+        account = self.account(account_id)
+        offset = currency_offset(account.currency) if account else 100
         by_campaign: dict[str, list[tuple[str, str]]] = {}
         for adset_id, campaign_id, name in rows:
             by_campaign.setdefault(str(campaign_id), []).append((str(adset_id), name))
@@ -233,10 +246,38 @@ class PostgresMetaData:
                         account_id=account_id,
                         name=name,
                         status=campaign.status,
-                        daily_budget_minor=budget,
+                        daily_budget_minor=changed[int(adset_id)] * offset // MICROS
+                        if int(adset_id) in changed
+                        else budget,
                     )
                 )
         return sorted(adsets, key=lambda a: int(a.adset_id))
+
+    def _changed_adset_budgets(self) -> dict[int, int]:
+        with psycopg.connect(self._conninfo) as conn:
+            return latest_changes(conn, PLATFORM, self._as_of)
+
+    def adset_account(self, adset_id: str) -> str | None:
+        if not adset_id.isdigit():
+            return None
+        rows = self._query(
+            "SELECT account_id FROM sandbox.ad_groups WHERE platform = %s AND ad_group_id = %s",
+            (PLATFORM, int(adset_id)),
+        )
+        return rows[0][0] if rows else None
+
+    def set_adset_budget(self, account_id: str, adset_id: str, daily_budget_minor: int) -> None:
+        account = self.account(account_id)
+        if account is None:
+            raise LookupError(f"no Meta account {account_id}")
+        record_budget_change(
+            self._conninfo,
+            platform=PLATFORM,
+            account_id=account_id,
+            object_type="adset",
+            object_id=int(adset_id),
+            budget_micros=daily_budget_minor * MICROS // currency_offset(account.currency),
+        )
 
     def ads(self, account_id: str) -> list[MetaAd]:
         rows = self._query(

@@ -384,6 +384,13 @@ class MetaSandboxServer:
             )
         with self._lock:
             report = self._reports.get(parts[0]) if parts else None
+        if report is None and len(parts) == 1 and request.method == "POST":
+            adset_account = self._data.adset_account(parts[0])
+            if adset_account is not None:
+                usage = self._count_call(adset_account, "ads_management")
+                return _with_usage(
+                    usage, lambda: self._update_adset(adset_account, parts[0], params)
+                )
         if report is not None:
             usage = self._count_call(report.account_id, "ads_insights")
             return _with_usage(usage, lambda: self._report_call(request, params, report, parts[1:]))
@@ -510,6 +517,25 @@ class MetaSandboxServer:
         items = [select(node_type, full, spec) for node_type, full in objects]
         summary = {"total_count": len(items)} if params.get("summary") == "true" else None
         return self._page(request, params, items, summary=summary)
+
+    def _update_adset(self, account_id: str, adset_id: str, params: dict[str, str]) -> Response:
+        """``POST /{adset_id}`` with ``daily_budget`` (minor units, as a string), how Meta
+        changes an ad set's budget. Other fields are refused rather than silently ignored."""
+        unknown = sorted(set(params) - {"access_token", "daily_budget", "appsecret_proof"})
+        if unknown:
+            raise _bad_parameter(f"the sandbox only updates daily_budget, not {unknown}")
+        raw = params.get("daily_budget")
+        if raw is None:
+            raise _bad_parameter("daily_budget is required")
+        if not raw.isdigit() or int(raw) <= 0:
+            raise GraphError(
+                100,
+                f"(#100) Invalid parameter: daily_budget must be a positive integer in the "
+                f"currency's minor units, got {raw!r}",
+                subcode=1885272,
+            )
+        self._data.set_adset_budget(account_id, adset_id, int(raw))
+        return Response(200, {"success": True})
 
     # -- insights ------------------------------------------------------------------------
     def _insights(
