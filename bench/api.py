@@ -233,7 +233,10 @@ async def _bench(port: int, tenant: str, token: str, endpoints: list[Endpoint], 
                 query, params = endpoint.bare_sql()
 
                 async def api_call(endpoint: Endpoint = endpoint) -> bool:
-                    response = await client.get(endpoint.path, params=endpoint.params)
+                    try:
+                        response = await client.get(endpoint.path, params=endpoint.params)
+                    except httpx.TransportError:
+                        return False  # counted as an error, the run goes on
                     return response.status_code == 200
 
                 async def bare_call(query=query, params=params) -> bool:
