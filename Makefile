@@ -55,6 +55,7 @@ test: $(MANIFEST) lint
 bench: $(MANIFEST)
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.transform
+	$(BIN)/python -m bench.api
 
 bench-ml: $(INSTALLED)
 	$(BIN)/python -m bench.ml $(ARGS)

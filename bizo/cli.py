@@ -232,6 +232,30 @@ def token(
     typer.echo(issue_token(get_api_settings(), tenant, role))  # type: ignore[arg-type]
 
 
+@app.command("api-key")
+def api_key(
+    tenant: Annotated[str, typer.Option(help="tenant id the key grants")],
+    name: Annotated[str, typer.Option(help="what the key is for, e.g. wallboard")],
+    role: Annotated[str, typer.Option(help="viewer, analyst or admin")] = "viewer",
+    rate_limit: Annotated[int, typer.Option(help="requests per minute", min=1)] = 600,
+) -> None:
+    """Create a dashboard API key (send it as X-API-Key); only its hash is stored."""
+    from serving_api.auth import ROLES, new_api_key
+    from warehouse import db
+
+    if role not in ROLES:
+        raise typer.BadParameter("role must be viewer, analyst or admin")
+    key, prefix, key_hash = new_api_key()
+    with db.connect(_settings()) as conn:
+        conn.execute(
+            """INSERT INTO app.api_keys
+                   (tenant_id, name, role, key_prefix, key_hash, rate_limit_per_minute)
+               VALUES (%s, %s, %s, %s, %s, %s)""",
+            (tenant, name, role, prefix, key_hash, rate_limit),
+        )
+    typer.echo(key)
+
+
 # -- servers ---------------------------------------------------------------------------------
 def _start_servers(dagster_port: int, api_port: int) -> list[subprocess.Popen]:
     from bizo.runtime import python_tool, spawn, wait_for_http
@@ -376,7 +400,7 @@ def demo(
         since = yesterday - timedelta(days=13)
         typer.echo(
             f"curl -H 'Authorization: Bearer {token_value}' "
-            f"'http://127.0.0.1:{api_port}/v1/performance/daily?start={since}&end={yesterday}'\n"
+            f"'http://127.0.0.1:{api_port}/v1/performance?start={since}&end={yesterday}'\n"
         )
         console.print("Ctrl-C stops everything this command started.")
         _serve_until_interrupted(processes, services)

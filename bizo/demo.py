@@ -119,8 +119,14 @@ def ingest_window(
             run(job.name, range_tags(tenant, start, end), tenant)
 
 
-def load_history(tenants: list[str], days: int, step: Callable[[str], None]) -> None:
-    """Materialize the last `days` days per tenant and source, then build dbt."""
+def load_history(
+    tenants: list[str],
+    days: int,
+    step: Callable[[str], None],
+    instance: DagsterInstance | None = None,
+) -> None:
+    """Materialize the last `days` days per tenant and source (in `instance`, default the
+    configured one), then build dbt."""
     import dagster as dg
 
     from assets.dbt import FULL_REFRESH_TAG
@@ -128,7 +134,7 @@ def load_history(tenants: list[str], days: int, step: Callable[[str], None]) -> 
     from pipelines.definitions import defs
     from pipelines.jobs import QUIET_RUN_CONFIG
 
-    instance = dg.DagsterInstance.get()
+    instance = instance or dg.DagsterInstance.get()
     instance.add_dynamic_partitions(tenant_partitions.name, tenants)
     end = default_end_date()
     ingest_window(instance, tenants, end - timedelta(days=days - 1), end, step)

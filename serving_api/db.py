@@ -1,20 +1,67 @@
-"""The API's connection pool (async), opened with the app and closed with it."""
+"""The API's async connection pool (as the RLS-bound role) and per-request transactions.
+
+Every tenant-facing route gets `TenantConnection`: one transaction in which
+`set_config('app.tenant_id', <the token's tenant>, true)` is the first statement, so the
+row-level security policies filter every query in it, and the setting ends with it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from serving_api.auth import CurrentPrincipal
+from warehouse.rls import TENANT_SETTING
 
-def make_pool(conninfo: str) -> AsyncConnectionPool:
+
+def make_pool(conninfo: str, max_size: int = 10) -> AsyncConnectionPool:
     return AsyncConnectionPool(
-        conninfo, min_size=1, max_size=10, open=False, kwargs={"row_factory": dict_row}
+        conninfo,
+        min_size=min(2, max_size),
+        max_size=max_size,
+        open=False,
+        kwargs={"row_factory": dict_row},
     )
+
+
+async def refuse_privileged_role(pool: AsyncConnectionPool) -> None:
+    """Start only as a role that row-level security binds: a superuser or BYPASSRLS login
+    would make every tenant policy moot."""
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT current_user AS role, rolsuper, rolbypassrls FROM pg_roles "
+                "WHERE rolname = current_user"
+            )
+        ).fetchone()
+    if row is None or row["rolsuper"] or row["rolbypassrls"]:
+        raise RuntimeError(
+            f"the API must not connect as {row and row['role']!r}: it bypasses row-level "
+            "security; use the bizo_api role (BIZO_API_DATABASE_URL)"
+        )
+
+
+@asynccontextmanager
+async def tenant_transaction(
+    pool: AsyncConnectionPool, tenant_id: str
+) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in a transaction scoped to one tenant by RLS."""
+    async with pool.connection() as conn:
+        if conn.info.transaction_status != TransactionStatus.IDLE:
+            # A transaction already open would make the setting outlive this block.
+            raise RuntimeError("a pooled connection arrived inside a transaction")
+        async with conn.transaction():
+            await conn.execute(
+                "SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant_id), prepare=True
+            )
+            yield conn
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
@@ -23,4 +70,12 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
+async def get_tenant_connection(
+    request: Request, principal: CurrentPrincipal
+) -> AsyncIterator[AsyncConnection]:
+    async with tenant_transaction(request.app.state.pool, principal.tenant_id) as conn:
+        yield conn
+
+
 DbConnection = Annotated[AsyncConnection, Depends(get_connection)]
+TenantConnection = Annotated[AsyncConnection, Depends(get_tenant_connection)]

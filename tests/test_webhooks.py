@@ -20,7 +20,7 @@ LEAD = {"email": "ana.rossi@apex.example", "first_name": "Ana", "anonymous_id": 
 
 @pytest.fixture(scope="module")
 def client(world: str) -> Iterator[TestClient]:
-    with TestClient(create_app(world)) as test_client:
+    with TestClient(create_app()) as test_client:
         yield test_client
 
 

@@ -13,6 +13,8 @@ from importlib import resources
 
 import psycopg
 
+from warehouse.rls import enforce_tenant_policies
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 7_240_001  # arbitrary, fixed: the advisory-lock key for migrations
@@ -58,4 +60,6 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
                     (migration.version, migration.name),
                 )
             applied_now.append(migration)
+        if applied_now:
+            enforce_tenant_policies(conn)
     return applied_now

@@ -28,6 +28,11 @@ class WarehouseSettings(BaseSettings):
     # Fernet key(s) that encrypt connection credentials at rest; comma-separated to rotate
     # (the first encrypts, all decrypt). Unset on the embedded default, one is generated.
     secret_key: SecretStr | None = Field(default=None, alias="BIZO_SECRET_KEY", repr=False)
+    # The serving API's login: a role without BYPASSRLS (warehouse/rls.py). Unset, the API
+    # uses the warehouse server as role bizo_api with a locally kept password.
+    api_database_url: SecretStr | None = Field(
+        default=None, alias="BIZO_API_DATABASE_URL", repr=False
+    )
 
     # Where CRM exports and web-session files land for the landing sensor to pick up.
     landing_dir: Path | None = Field(default=None, alias="BIZO_LANDING_DIR")

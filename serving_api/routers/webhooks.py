@@ -13,10 +13,11 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
-from serving_api.db import DbConnection
+from serving_api.db import tenant_transaction
 from serving_api.settings import ApiSettings, get_api_settings
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -54,7 +55,6 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 )
 async def receive_lead(
     request: Request,
-    conn: DbConnection,
     settings: Annotated[ApiSettings, Depends(get_api_settings)],
     tenant: TenantHeader,
     timestamp: TimestampHeader,
@@ -76,9 +76,15 @@ async def receive_lead(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"not JSON: {error}") from error
     if not isinstance(payload, dict):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "payload must be an object")
-    known = await (
-        await conn.execute("SELECT 1 FROM app.tenants WHERE tenant_id = %s", (tenant,))
-    ).fetchone()
+    # The signature proved the tenant: from here on, row-level security holds us to it.
+    async with tenant_transaction(request.app.state.pool, tenant) as conn:
+        return await _store(conn, tenant, payload, event_id)
+
+
+async def _store(
+    conn: AsyncConnection, tenant: str, payload: dict, event_id: str | None
+) -> WebhookAccepted:
+    known = await (await conn.execute("SELECT 1 FROM app.tenants")).fetchone()
     if known is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tenant")
     cursor = await conn.execute(
@@ -93,8 +99,8 @@ async def receive_lead(
         return WebhookAccepted(event_id=row["event_id"], duplicate=False)
     existing = await (
         await conn.execute(
-            "SELECT event_id FROM app.lead_webhook_events WHERE tenant_id = %s AND event_key = %s",
-            (tenant, event_id),
+            "SELECT event_id FROM app.lead_webhook_events WHERE event_key = %s",
+            (event_id,),
         )
     ).fetchone()
     return WebhookAccepted(event_id=existing["event_id"], duplicate=True)
