@@ -4,6 +4,7 @@ Thin: the work is in `ml/`; these fetch, run it, and report metadata and checks.
 import dagster as dg
 
 from assets.dbt import MODELS_FOLLOW_NEW_DATA
+from assets.gpu import gpu_op_tags
 from assets.resources import WarehouseResource
 from ml import registry
 from ml.embedder import TextEmbedder
@@ -12,13 +13,9 @@ from ml.evaluation import promotion_decision, train_and_evaluate
 from ml.features import data_horizon, load_leads
 from ml.scoring import score_leads
 
-# On the Kubernetes deployment these ops run in pods that get a GPU (dagster-k8s reads this
-# tag); on a laptop the tag is inert and torch runs on the CPU.
-GPU_TAGS = {
-    "dagster-k8s/config": {
-        "container_config": {"resources": {"limits": {"nvidia.com/gpu": "1"}}},
-    }
-}
+# On the Kubernetes deployment these ops run on the GPU node pool with a GPU (dagster-k8s
+# reads the tag); on a laptop the tag is inert and torch runs on the CPU.
+GPU_TAGS = gpu_op_tags()
 # A calibrated model's probabilities should match observed rates within this, on average.
 MAX_CALIBRATION_ERROR = 0.05
 # Score drift above this PSI (the usual "significant shift" threshold) fails the check.

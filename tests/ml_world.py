@@ -59,7 +59,8 @@ def _drop(settings: WarehouseSettings) -> None:
 
 
 def _sync_crm(conn: psycopg.Connection, server: CrmSandboxServer, tenant: str, start, end) -> None:
-    since = datetime.combine(start, time.min, tzinfo=UTC)
+    # A day early: the world's first local day starts before its UTC midnight east of UTC.
+    since = datetime.combine(start - timedelta(days=1), time.min, tzinfo=UTC)
     before = datetime.combine(end + timedelta(days=30), time.min, tzinfo=UTC)
     with CrmConnector(access_token=server.token_for(tenant), base_url=server.base_url) as crm:
         contacts = crm.fetch_contacts(since, before)
