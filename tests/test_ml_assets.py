@@ -9,6 +9,7 @@ import dagster as dg
 import psycopg
 import pytest
 
+from assets.gpu import GPU_NODE_POOL
 from assets.ml import EMBEDDINGS, MODEL, SCORES, embeddings, lead_score_model, lead_scores
 from assets.resources import WarehouseResource
 from pipelines.definitions import defs
@@ -18,8 +19,9 @@ from warehouse.settings import get_settings
 def test_ml_assets_request_a_gpu_on_kubernetes():
     for key in (EMBEDDINGS, MODEL, SCORES):
         tags = defs.resolve_assets_def(key).op.tags
-        limits = json.loads(tags["dagster-k8s/config"])["container_config"]["resources"]["limits"]
-        assert limits == {"nvidia.com/gpu": "1"}
+        config = json.loads(tags["dagster-k8s/config"])
+        assert config["container_config"]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+        assert config["pod_spec_config"]["node_selector"] == GPU_NODE_POOL
 
 
 def test_training_is_weekly_scoring_daily_and_embeddings_follow_new_rows():
