@@ -24,21 +24,22 @@ windowed as (
     select * from leads where {{ in_partition_window('conversion_date') }}
 ),
 
-touches as (
+paths as (
+    -- A left join: a lead with no session in reach keeps one row, its 'unknown' touch.
     select
         leads.tenant_id,
         leads.lead_id,
         leads.converted_at,
         leads.conversion_date,
         sessions.session_id,
-        sessions.started_at                                      as touched_at,
-        sessions.channel,
+        coalesce(sessions.started_at, leads.converted_at)       as touched_at,
+        coalesce(sessions.channel, 'unknown')                   as channel,
         sessions.platform,
-        sessions.match_method,
+        coalesce(sessions.match_method, 'none')                 as match_method,
         ads.campaign_id,
         ads.ad_id
     from windowed as leads
-    join {{ ref('stg_web__sessions') }} as sessions
+    left join {{ ref('stg_web__sessions') }} as sessions
         on sessions.tenant_id = leads.tenant_id
        and sessions.anonymous_id = leads.anonymous_id
        and sessions.started_at <= leads.converted_at
@@ -48,25 +49,6 @@ touches as (
         on ads.tenant_id = sessions.tenant_id
        and ads.platform = sessions.platform
        and ads.ad_id = sessions.utm_content
-),
-
-unreached as (
-    select
-        tenant_id, lead_id, converted_at, conversion_date,
-        null::text as session_id, converted_at as touched_at, 'unknown'::text as channel,
-        null::text as platform, 'none'::text as match_method,
-        null::text as campaign_id, null::text as ad_id
-    from windowed as leads
-    where not exists (
-        select 1 from touches
-        where touches.tenant_id = leads.tenant_id and touches.lead_id = leads.lead_id
-    )
-),
-
-paths as (
-    select * from touches
-    union all
-    select * from unreached
 )
 
 select
