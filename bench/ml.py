@@ -186,7 +186,7 @@ def bench_hnsw(count: int, queries: int, ef_values: tuple[int, ...] = (40, 100, 
         print(f"hnsw ({count:,} x 384 vectors, m=16, ef_construction=64, cosine; "
               f"built in {build:.1f}s; {queries} queries, top-10):")  # fmt: skip
         for ef in ef_values:
-            conn.execute(f"SET hnsw.ef_search = {int(ef)}")
+            conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(int(ef)),))
             latencies, hits = [], 0
             for probe, truth in zip(probes, exact, strict=True):
                 started = time.perf_counter()

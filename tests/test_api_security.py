@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from serving_api.app import create_app
 from serving_api.settings import ApiSettings
@@ -43,17 +44,22 @@ def test_the_api_role_cannot_bypass_rls(api_conn):
     "table", ["marts.ad_performance_daily", "marts.funnel", "app.tenants", "app.api_keys"]
 )
 def test_a_query_without_tenant_filter_sees_only_its_tenant(api_conn, conn, tenants, table):
-    unfiltered = f"SELECT count(*), count(DISTINCT tenant_id) FROM {table}"
+    relation = sql.Identifier(*table.split("."))
+    unfiltered = sql.SQL("SELECT count(*), count(DISTINCT tenant_id) FROM {}").format(relation)
     assert api_conn.execute(unfiltered).fetchone() == (0, 0)  # no tenant set: nothing
     for tenant in tenants:
         with api_conn.transaction():
             api_conn.execute("SELECT set_config('app.tenant_id', %s, true)", (tenant,))
-            seen = api_conn.execute(f"SELECT DISTINCT tenant_id FROM {table}").fetchall()
+            seen = api_conn.execute(
+                sql.SQL("SELECT DISTINCT tenant_id FROM {}").format(relation)
+            ).fetchall()
         assert set(seen) <= {(tenant,)}
     # The setting is per transaction: it is gone after the commit.
     assert api_conn.execute(unfiltered).fetchone() == (0, 0)
     # Pipelines keep the admin connection, which sees every tenant.
-    everyone = conn.execute(f"SELECT count(DISTINCT tenant_id) FROM {table}").fetchone()[0]
+    everyone = conn.execute(
+        sql.SQL("SELECT count(DISTINCT tenant_id) FROM {}").format(relation)
+    ).fetchone()[0]
     assert everyone == len(tenants) or table == "app.api_keys"
 
 
