@@ -117,6 +117,8 @@ def ingest_window(
     for job in [*ingestion_jobs.values(), landing_job]:
         for tenant in tenants:
             run(job.name, range_tags(tenant, start, end), tenant)
+    with db.connect() as conn:
+        db.analyze_schema(conn, "raw")
 
 
 def load_history(

@@ -111,6 +111,8 @@ def build_ml_world() -> Iterator[MlWorld]:
             FROM sandbox.sessions AS s JOIN sandbox.tenants AS t USING (tenant_id)
             """
         )
+        conn.commit()
+        db.analyze_schema(conn, "raw")
     subprocess.run(
         [str(Path(sys.executable).parent / "dbt"), "run", "--quiet",
          "--select", "staging.crm", "+journey_touches",

@@ -59,3 +59,16 @@ def dagster_storage_url(settings: WarehouseSettings | None = None) -> str:
     address = server_address(settings)
     ensure_database(address, settings.dagster_database)
     return address.uri(settings.dagster_database, driver="postgresql+psycopg2")
+
+
+def analyze_schema(conn: psycopg.Connection, schema: str = "raw") -> None:
+    """Refresh the planner's statistics for every table in `schema`. After a bulk load (a
+    history backfill, a test world) autovacuum has not caught up yet, and a transform planned
+    on empty statistics picks nested loops that run for hours instead of seconds."""
+    from psycopg import sql
+
+    tables = conn.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,)
+    ).fetchall()
+    for (table,) in tables:
+        conn.execute(sql.SQL("ANALYZE {}.{}").format(sql.Identifier(schema), sql.Identifier(table)))
