@@ -25,23 +25,10 @@ import numpy as np
 import psycopg
 
 from bench.common import timed, use_bench_database
+from sandbox.grading import grade_attribution, grades_as_markdown
 
 END = date(2026, 6, 30)
 CHANNELS = ("google_ads", "meta", "linkedin", "organic_search", "direct", "referral")
-
-_MODEL_ERRORS = """
-WITH credited AS (
-    SELECT model, CASE WHEN channel IN ('google_ads', 'meta', 'linkedin')
-                       THEN channel ELSE 'baseline' END AS cause, sum(credit) AS credit
-    FROM marts.attribution_credits WHERE stage = 'lead' GROUP BY 1, 2),
-truth AS (
-    SELECT cause_channel AS cause, count(*) AS leads FROM sandbox.leads l
-    WHERE EXISTS (SELECT 1 FROM marts.journey_touches j
-                  WHERE j.lead_id = l.lead_id AND j.channel <> 'unknown')
-    GROUP BY 1)
-SELECT model, sum(abs(credit - coalesce(leads, 0))) / (SELECT sum(leads) FROM truth)
-FROM credited LEFT JOIN truth USING (cause) GROUP BY 1 ORDER BY 2
-"""
 
 
 def full_and_daily(uri: str, profile: str) -> None:
@@ -101,14 +88,13 @@ def full_and_daily(uri: str, profile: str) -> None:
         shutil.rmtree(landing, ignore_errors=True)
     with psycopg.connect(uri) as conn:
         credits = conn.execute("SELECT count(*) FROM marts.attribution_credits").fetchone()[0]
-        errors = conn.execute(_MODEL_ERRORS).fetchall()
+        grades = grade_attribution(conn)
     print(f"  attribution_credits rows: {credits:,}")
     print(f"  full build (--full-refresh)   {full:8.1f}s")
     print(f"  daily incremental run         {daily:8.1f}s")
     print(f"  ratio                         {daily / full:8.1%} of the full build (aim < 5%)")
-    print("Lead credit per channel against the true cause (total absolute error / leads):")
-    for model, error in errors:
-        print(f"  {model:<16} {float(error):.3f}")
+    print("Lead credit per cause against the truth (error: total absolute error / leads):")
+    print(grades_as_markdown(grades))
 
 
 def synthetic_paths(count: int, seed: int = 11) -> list[tuple[tuple[str, ...], bool]]:

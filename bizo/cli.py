@@ -347,6 +347,7 @@ def demo(
     """Run the main job end to end on the embedded defaults, then serve the UI and the API."""
     from bizo import demo as steps
     from bizo.runtime import export_environment
+    from sandbox.grading import grades_as_markdown
     from serving_api.auth import issue_token
     from serving_api.settings import get_api_settings
     from warehouse import db
@@ -382,11 +383,13 @@ def demo(
             tenants = steps.register_tenants(progress.console, settings)
             step("Landing web sessions and CRM exports")
             steps.land_files(settings, tenants, days)
-            steps.load_history(tenants, days, step)
+            grades = steps.load_history(tenants, days, step)
             progress.update(task, description="Loaded", completed=1, total=1)
         elapsed = time.monotonic() - started
         console.print(f"[green]Loaded {days} days for {len(tenants)} tenants[/] in {elapsed:.0f}s")
         console.print(f"warehouse: {uri}")
+        console.print("\nAttribution against the sandbox's truth (lead credit per cause):")
+        typer.echo(grades_as_markdown(grades))
         if headless:
             return
         processes = _start_servers(dagster_port, api_port)

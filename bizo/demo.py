@@ -13,6 +13,7 @@ from rich.table import Table
 
 # Platforms whose ingestion exists so far; the others arrive with issue 3.
 from pipelines.jobs import INGESTED_PLATFORMS
+from sandbox.grading import ModelGrade, grade_attribution, grades_as_markdown
 from sandbox.landing import write_crm_exports, write_web_sessions
 from sandbox.onboarding import demo_accounts
 from sandbox.services import SandboxServices, start_sandbox_services
@@ -126,9 +127,9 @@ def load_history(
     days: int,
     step: Callable[[str], None],
     instance: DagsterInstance | None = None,
-) -> None:
+) -> list[ModelGrade]:
     """Materialize the last `days` days per tenant and source (in `instance`, default the
-    configured one), then build dbt."""
+    configured one), build dbt, and grade attribution against the truth."""
     import dagster as dg
 
     from assets.dbt import FULL_REFRESH_TAG
@@ -146,6 +147,32 @@ def load_history(
         instance=instance, run_config=QUIET_RUN_CONFIG, tags={FULL_REFRESH_TAG: "true"}
     ).success:
         raise RuntimeError("dbt build failed (see the Dagster UI)")
+    step("Grading attribution against the sandbox's truth")
+    return record_attribution_grades(instance)
+
+
+def record_attribution_grades(instance: DagsterInstance) -> list[ModelGrade]:
+    """How far each attribution model's lead credit is from the world's truth, recorded as
+    an observation of `marts/attribution_credits`, so the table sits beside the asset in the
+    Dagster UI. The demo does this, not the pipeline: pipeline code never reads the truth."""
+    import dagster as dg
+
+    with db.connect() as conn:
+        grades = grade_attribution(conn)
+    metadata: dict[str, object] = {
+        "truth_error_table": dg.MetadataValue.md(grades_as_markdown(grades)),
+        **{f"truth_error/{grade.model}": grade.error for grade in grades},
+    }
+    if grades:
+        metadata["closest_to_truth"] = grades[0].model
+    instance.report_runless_asset_event(
+        dg.AssetObservation(
+            asset_key=dg.AssetKey(["marts", "attribution_credits"]),
+            description="Graded by the sandbox: lead credit per cause against the true cause",
+            metadata=metadata,
+        )
+    )
+    return grades
 
 
 def start_sandbox(settings: WarehouseSettings, options: DemoOptions) -> SandboxServices:

@@ -8,11 +8,14 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from assets.dbt import FULL_REFRESH_TAG, dbt_build_args, dbt_window_tags
+from bizo.demo import record_attribution_grades
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
+from sandbox.grading import grade_attribution, grades_as_markdown
 from tests.pipeline_window import END, WINDOW_START
 from warehouse import db
 
@@ -128,26 +131,33 @@ def test_model_error_against_the_true_cause_of_each_lead(built, conn):
     belong to the unpaid channels): total absolute error over true leads (0 is perfect, 2
     the worst). The world ends most caused journeys on brand search or direct, so last
     touch must lose to the data-driven models."""
-    errors = dict(
-        conn.execute(
-            """WITH credited AS (
-                   SELECT model, CASE WHEN channel IN ('google_ads', 'meta', 'linkedin')
-                                      THEN channel ELSE 'baseline' END AS cause,
-                          sum(credit) AS credit
-                   FROM marts.attribution_credits WHERE stage = 'lead' GROUP BY 1, 2),
-               truth AS (
-                   SELECT cause_channel AS cause, count(*) AS leads
-                   FROM sandbox.leads l
-                   WHERE EXISTS (SELECT 1 FROM marts.journey_touches j WHERE j.lead_id = l.lead_id)
-                   GROUP BY 1)
-               SELECT model, sum(abs(credit - coalesce(leads, 0))) / (SELECT sum(leads) FROM truth)
-               FROM credited LEFT JOIN truth USING (cause) GROUP BY 1"""
-        ).fetchall()
-    )
+    grades = grade_attribution(conn)
+    errors = {grade.model: grade.error for grade in grades}
     assert set(errors) == set(MODELS)
     assert all(0 <= error <= 2 for error in errors.values()), errors
     assert errors["markov"] < errors["last_touch"], errors
     assert errors["shapley"] < errors["last_touch"], errors
+    # Every model hands out exactly the leads the truth counts, only to different causes.
+    for grade in grades:
+        assert sum(grade.credit.values()) == pytest.approx(sum(grade.true_leads.values()))
+    table = grades_as_markdown(grades)
+    assert table.splitlines()[2].startswith("| **truth** |")
+    assert len(table.splitlines()) == 3 + len(MODELS)
+
+
+def test_the_demo_records_the_truth_grades_beside_the_asset(built, instance):
+    """The grade table lands on marts/attribution_credits as an observation (the analyst
+    sees it in the Dagster UI), one error per model, best first."""
+    key = dg.AssetKey(["marts", "attribution_credits"])
+    grades = record_attribution_grades(instance)
+    records = instance.fetch_observations(key, limit=1).records
+    assert records, "no observation recorded"
+    metadata = records[0].asset_observation.metadata
+    assert metadata["closest_to_truth"].value == grades[0].model
+    assert [metadata[f"truth_error/{m}"].value for m in MODELS] == pytest.approx(
+        [next(g.error for g in grades if g.model == m) for m in MODELS]
+    )
+    assert "| **truth** |" in metadata["truth_error_table"].value
 
 
 def test_window_constants_still_cover_two_weeks():

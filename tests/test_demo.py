@@ -35,6 +35,7 @@ def test_headless_demo_from_a_fresh_home(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Loaded 3 days for 2 tenants" in result.stdout
+    assert "| **truth** |" in result.stdout  # the attribution grade table
 
     # Nothing left running: not the sandbox server, not the PostgreSQL it started.
     with socket.socket() as probe:
