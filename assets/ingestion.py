@@ -4,7 +4,7 @@ slice, check it, and report what it cost. Every ingestion asset is this, with it
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -72,6 +72,9 @@ class Fetched:
     rows: Sequence[Any]
     rejects: Sequence[Reject] = ()
     unknown_fields: frozenset[str] = frozenset()
+    # The first day the source still serves, where it keeps only recent days (Google's
+    # click_view: 90): older days of the window are left as raw holds them, not emptied.
+    served_from: date | None = None
 
 
 Fetch = Callable[[Connection | None, TenantWindow, CallStats], Sequence[Any] | Fetched]
@@ -129,7 +132,7 @@ def ingest(
     started = time.monotonic()
     stats = CallStats()
     box = warehouse.credential_box()
-    loaded = quarantined = accounts_seen = 0
+    loaded = quarantined = accounts_seen = expired_days = 0
     spend = Decimal(0)
     mismatches: list[str] = []
     unknown: frozenset[str] = frozenset()
@@ -142,6 +145,7 @@ def ingest(
                 accounts = list(active_connections(conn, window.tenant_id, platform, box))
         rows: list[Any] = []
         bad: list[Reject] = []
+        start = window.start
         for account in accounts:
             fetched = fetch(account, window, stats)
             if not isinstance(fetched, Fetched):
@@ -149,9 +153,18 @@ def ingest(
             rows += fetched.rows
             bad += fetched.rejects
             unknown |= fetched.unknown_fields
-        good, invalid = split_valid(rows, table.problems(window.start, window.end))
+            start = max(start, fetched.served_from or start)
+        if start > window.start:
+            expired_days += (min(start, window.end + timedelta(days=1)) - window.start).days
+            context.log.warning(
+                f"{table.name} {window.tenant_id}: the source no longer serves days before "
+                f"{start}; raw keeps what it holds for {window.start}..{start - timedelta(1)}"
+            )
+        if start > window.end:
+            continue
+        good, invalid = split_valid(rows, table.problems(start, window.end))
         bad += invalid
-        target = Slice("raw", table.name, window.tenant_id, window.start, window.end)
+        target = Slice("raw", table.name, window.tenant_id, start, window.end)
         with warehouse.connect() as conn:
             values = (tuple(getattr(row, column) for column in table.columns) for row in good)
             result = replace_slice(conn, target, table.columns, values, bad)
@@ -201,6 +214,7 @@ def ingest(
         "retry_wait_seconds": round(stats.waited_seconds, 3),
         "duration_seconds": round(time.monotonic() - started, 3),
         "unknown_fields": ", ".join(sorted(unknown)) or "none",
+        "days_past_source_retention": expired_days,
     }
     if table.spend is not None:
         metadata["spend_account_currency"] = float(spend)

@@ -7,7 +7,7 @@ from assets.attribution import channel_set_shares
 from assets.crm import crm_companies, crm_contacts, crm_deal_stages, crm_deals
 from assets.dbt import bizo_dbt_models, dbt_resource
 from assets.fx import fx_rates
-from assets.google_ads import google_ads_ad_daily
+from assets.google_ads import google_ads_ad_daily, google_ads_click_views
 from assets.landing import crm_contact_exports, web_sessions
 from assets.linkedin import linkedin_creative_daily, linkedin_creatives
 from assets.meta import meta_ad_insights_daily, meta_ads
@@ -41,6 +41,7 @@ from pipelines.sensors import (
 defs = dg.Definitions(
     assets=[
         google_ads_ad_daily,
+        google_ads_click_views,
         linkedin_creative_daily,
         linkedin_creatives,
         meta_ad_insights_daily,

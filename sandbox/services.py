@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import psycopg
 
 from sandbox.crm.data import PostgresCrmData
 from sandbox.crm.server import CrmSandboxServer
@@ -14,6 +18,7 @@ from sandbox.linkedin.data import PostgresLinkedInData
 from sandbox.linkedin.server import LinkedInSandboxServer
 from sandbox.meta.data import PostgresMetaData
 from sandbox.meta.server import MetaSandboxServer
+from sandbox.store import read_world_meta
 
 
 @dataclass
@@ -51,6 +56,22 @@ def sandbox_tls_dir(home: Path) -> Path:
     return home / "sandbox" / "tls"
 
 
+def world_clock(conninfo: str) -> Callable[[], datetime]:
+    """The sandbox's now: the day after the world's last simulated day, at the wall clock's
+    time of day. Platforms judge 'today' and 'too old' in the world's time, so a world that
+    ended in June still answers for June (and one advanced by a day moves its clock)."""
+
+    def now() -> datetime:
+        wall = datetime.now(UTC)
+        with psycopg.connect(conninfo) as conn:
+            meta = read_world_meta(conn)
+        if meta is None:
+            return wall
+        return datetime.combine(meta.end + timedelta(days=1), wall.timetz())
+
+    return now
+
+
 def start_sandbox_services(conninfo: str, home: Path, base_port: int = 0) -> SandboxServices:
     """Start every sandbox server over the world stored at `conninfo`, on consecutive ports
     from `base_port` (Google Ads first), or on any free ports when it is 0."""
@@ -59,7 +80,10 @@ def start_sandbox_services(conninfo: str, home: Path, base_port: int = 0) -> San
         return base_port + offset if base_port else 0
 
     google_ads = GoogleAdsSandboxServer(
-        PostgresGoogleAdsData(conninfo), tls_dir=sandbox_tls_dir(home), port=port(0)
+        PostgresGoogleAdsData(conninfo),
+        tls_dir=sandbox_tls_dir(home),
+        port=port(0),
+        now=world_clock(conninfo),
     ).start()
     linkedin = LinkedInSandboxServer(PostgresLinkedInData(conninfo), port=port(1)).start()
     meta = MetaSandboxServer(PostgresMetaData(conninfo), port=port(2)).start()

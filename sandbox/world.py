@@ -26,7 +26,7 @@ import numpy as np
 
 # Bump when a change alters what a (profile, seed, end) generates: stored worlds of another
 # version are regenerated instead of reused.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 PAID_CHANNELS = ("google_ads", "meta", "linkedin")
 UNPAID_CHANNELS = ("organic_search", "direct", "referral")
@@ -67,6 +67,9 @@ class ChannelTraits:
     attribution_window_days: int  # the platform's own click-through window for its claims
     seniority_lift: float  # how much more senior this channel's audience is
     billing_unit_micros: int  # spend granularity: 1 (micros) or 10_000 (cents)
+    # Whether the ad's URL names the ad (utm_content filled by the platform's ad id macro).
+    # Google advertisers lean on auto-tagging: the gclid, resolved by click_view, names it.
+    ad_id_in_url: bool
 
 
 CHANNELS: dict[str, ChannelTraits] = {
@@ -74,19 +77,19 @@ CHANNELS: dict[str, ChannelTraits] = {
         budget_share=0.45, cpm=(35.0, 60.0), ctr=(0.03, 0.06), theta=(0.05, 0.25),
         beta=(8.0, 16.0), shape=(1.2, 2.0), utm_source="google", utm_medium="cpc",
         click_id="gclid", attribution_window_days=30, seniority_lift=0.0,
-        billing_unit_micros=1,
+        billing_unit_micros=1, ad_id_in_url=False,
     ),
     "meta": ChannelTraits(
         budget_share=0.30, cpm=(8.0, 14.0), ctr=(0.008, 0.015), theta=(0.30, 0.50),
         beta=(4.0, 10.0), shape=(1.5, 2.5), utm_source="facebook", utm_medium="paid_social",
         click_id="fbclid", attribution_window_days=7, seniority_lift=-0.3,
-        billing_unit_micros=10_000,
+        billing_unit_micros=10_000, ad_id_in_url=True,
     ),
     "linkedin": ChannelTraits(
         budget_share=0.25, cpm=(30.0, 55.0), ctr=(0.004, 0.008), theta=(0.40, 0.60),
         beta=(3.0, 7.0), shape=(1.3, 2.2), utm_source="linkedin", utm_medium="paid_social",
         click_id="li_fat_id", attribution_window_days=30, seniority_lift=0.6,
-        billing_unit_micros=10_000,
+        billing_unit_micros=10_000, ad_id_in_url=True,
     ),
 }  # fmt: skip
 
@@ -533,14 +536,14 @@ class _TenantSimulation:
                         headline = str(self.rng.choice(_HEADLINES[platform])).format(
                             brand=self.name
                         )
-                        query = urlencode(
-                            {
-                                "utm_source": traits.utm_source,
-                                "utm_medium": traits.utm_medium,
-                                "utm_campaign": slug,
-                                "utm_content": str(ad_id),
-                            }
-                        )
+                        params = {
+                            "utm_source": traits.utm_source,
+                            "utm_medium": traits.utm_medium,
+                            "utm_campaign": slug,
+                        }
+                        if traits.ad_id_in_url:
+                            params["utm_content"] = str(ad_id)
+                        query = urlencode(params)
                         tables["ads"].append(
                             (
                                 platform,

@@ -58,9 +58,11 @@ def test_credited_revenue_adds_up_to_the_won_revenue_for_every_model(built, conn
 
 
 def test_touches_are_the_worlds_sessions_with_the_right_channel_and_ad(built, conn):
-    """Identity stitching and the click-ID/UTM bridge, session by session."""
+    """Identity stitching, channel classification and the bridge to the ad, session by
+    session, against the world's truth (the ad each session's click was really on)."""
     rows = conn.execute(
-        """SELECT j.channel, s.channel, j.ad_id, s.platform_ad_id::text, j.match_method
+        """SELECT j.channel, s.channel, j.ad_id, s.platform_ad_id::text, j.match_method,
+                  j.ad_matched_by, s.gclid IS NOT NULL
            FROM marts.journey_touches j
            JOIN sandbox.sessions s ON s.session_id = j.session_id AND s.tenant_id = j.tenant_id
            JOIN sandbox.leads l ON l.lead_id = j.lead_id AND l.anonymous_id = s.anonymous_id"""
@@ -70,8 +72,16 @@ def test_touches_are_the_worlds_sessions_with_the_right_channel_and_ad(built, co
     ).fetchone()
     assert touches > 100 and len(rows) == touches  # every touch is the lead's own session
     assert all(r[0] == r[1] for r in rows)
-    assert all(r[2] == r[3] for r in rows if r[1] in ("google_ads", "meta", "linkedin"))
     assert {r[4] for r in rows} == {"click_id", "utm", "referrer"}
+    paid = [r for r in rows if r[1] in ("google_ads", "meta", "linkedin")]
+    assert all(r[2] == r[3] for r in paid if r[2] is not None)  # a named ad is the right one
+    # Google's URLs do not name the ad: the gclid, through click_view, does; a click whose
+    # gclid was stripped keeps its channel (UTMs) but no ad.
+    google = [r for r in paid if r[1] == "google_ads"]
+    assert any(r[6] for r in google) and any(not r[6] for r in google)
+    assert all(r[5] == ("gclid" if r[6] else None) for r in google), google[:5]
+    # Meta's and LinkedIn's URLs carry the ad id macro (their click IDs resolve nowhere).
+    assert all(r[5] == "utm_content" for r in paid if r[1] != "google_ads")
 
 
 def test_a_lead_journey_holds_every_loaded_session_of_its_person_in_the_lookback(built, conn):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +18,12 @@ from google.api_core.exceptions import ResourceExhausted
 from google.oauth2.credentials import Credentials
 
 from connectors.google_ads import AdDailyRow, GoogleAdsApiError, GoogleAdsConnector, to_api_error
-from connectors.google_ads.client import SSL_ROOTS_ENV, trust_certificate
+from connectors.google_ads.client import (
+    SSL_ROOTS_ENV,
+    ClickViewDateTooOld,
+    ClickViewRow,
+    trust_certificate,
+)
 from connectors.retry import (
     CircuitBreaker,
     Retryable,
@@ -287,6 +292,61 @@ def test_fetch_ad_daily_returns_typed_rows_with_exact_money(server):
         10**6
     )
     assert server.call_log[-1].method == "SearchStream"
+
+
+def _click(gclid: str, ad: int, campaign: int, day: int) -> dict:
+    return {
+        "customer.id": int(CUSTOMER),
+        "campaign.id": campaign,
+        "ad_group.id": campaign * 10,
+        "click_view.gclid": gclid,
+        "click_view.ad_group_ad": f"customers/{CUSTOMER}/adGroupAds/{campaign * 10}~{ad}",
+        "segments.date": date(2026, 1, day),
+        "metrics.clicks": 1,
+    }
+
+
+@pytest.fixture
+def click_server(google_ads_tls_dir: Path) -> Iterator[GoogleAdsSandboxServer]:
+    """Clicks on 1 and 2 January, asked about in mid-February (within the 90 days)."""
+    clicks = [_click("Cj0-a", 501, 11, 1), _click("Cj0-b", 601, 12, 1), _click("Cj0-c", 502, 11, 2)]
+    data = InMemoryGoogleAdsData(ROWS, clicks=clicks)
+    with GoogleAdsSandboxServer(
+        data,
+        tls_dir=google_ads_tls_dir,
+        developer_token=TOKEN,
+        now=lambda: datetime(2026, 2, 15, 12, tzinfo=UTC),
+    ) as running:
+        yield running
+
+
+def test_click_view_names_the_ad_of_each_gclid_one_day_at_a_time(click_server):
+    with _connector(click_server) as connector:
+        first = connector.fetch_click_views(CUSTOMER, date(2026, 1, 1))
+        second = connector.fetch_click_views(CUSTOMER, date(2026, 1, 2))
+        rows = connector.search_stream(
+            CUSTOMER,
+            "SELECT click_view.gclid FROM click_view WHERE segments.date = '2026-01-02'",
+        )
+    assert first == [
+        ClickViewRow(CUSTOMER, date(2026, 1, 1), "Cj0-a", 11, 110, 501),
+        ClickViewRow(CUSTOMER, date(2026, 1, 1), "Cj0-b", 12, 120, 601),
+    ]
+    assert [(r.gclid, r.ad_id) for r in second] == [("Cj0-c", 502)]
+    assert rows[0].click_view.resource_name == f"customers/{CUSTOMER}/clickViews/2026-01-02~Cj0-c"
+
+
+def test_click_view_over_a_range_or_past_90_days_is_refused_like_the_api(click_server):
+    with _connector(click_server) as connector:
+        with pytest.raises(GoogleAdsApiError) as raised:
+            connector.search_stream(
+                CUSTOMER,
+                "SELECT click_view.gclid, segments.date FROM click_view "
+                "WHERE segments.date BETWEEN '2026-01-01' AND '2026-01-02'",
+            )
+        assert raised.value.codes == ("click_view_error.EXPECTED_FILTER_ON_A_SINGLE_DAY",)
+        with pytest.raises(ClickViewDateTooOld, match="2025-11-01"):
+            connector.fetch_click_views(CUSTOMER, date(2025, 11, 1))
 
 
 def test_bad_query_is_not_retried_and_names_the_code(server):

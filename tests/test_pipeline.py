@@ -167,6 +167,7 @@ def test_every_source_loaded_clean(loaded, conn):
     """Each raw table got rows for the window and nothing was quarantined."""
     tables = (
         "google_ads_ad_daily",
+        "google_ads_click_views",
         "meta_ad_insights_daily",
         "meta_ads",
         "linkedin_creative_daily",
@@ -187,6 +188,59 @@ def test_every_source_loaded_clean(loaded, conn):
         "SELECT count(*) FROM app.quarantine WHERE source = ANY(%s)", (list(tables),)
     ).fetchone()
     assert quarantined == (0,)
+
+
+def test_click_views_are_the_worlds_google_clicks_with_their_ads(loaded, conn):
+    """Every click with a gclid in the window (the account's days), each with the ad the
+    world says it was on; nothing more."""
+    truth = set(
+        conn.execute(
+            """SELECT s.tenant_id, s.gclid, s.platform_ad_id
+               FROM sandbox.sessions s
+               JOIN sandbox.ads a ON a.platform = 'google_ads' AND a.ad_id = s.platform_ad_id
+               JOIN sandbox.ad_accounts acc
+                 ON acc.platform = a.platform AND acc.account_id = a.account_id
+               WHERE s.gclid IS NOT NULL
+                 AND (s.started_at AT TIME ZONE acc.time_zone)::date BETWEEN %s AND %s""",
+            (WINDOW_START, END),
+        ).fetchall()
+    )
+    loaded_rows = set(
+        conn.execute(
+            """SELECT tenant_id, gclid, ad_id FROM raw.google_ads_click_views
+               WHERE date BETWEEN %s AND %s""",
+            (WINDOW_START, END),
+        ).fetchall()
+    )
+    assert len(truth) > 100 and loaded_rows == truth
+
+
+def test_days_past_click_view_retention_keep_what_raw_holds(instance, tenants, conn):
+    """Google serves click_view for 90 days: re-running an older day must not empty it."""
+    tenant, day = tenants[0], END - timedelta(days=100)
+    kept = (tenant, "1111111111", day, "Cj0-kept", 1, 2, 3)
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO raw.google_ads_click_views
+                   (tenant_id, customer_id, date, gclid, campaign_id, ad_group_id, ad_id)
+               VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+            kept,
+        )
+    result = defs.resolve_job_def("google_ads_daily").execute_in_process(
+        instance=instance, partition_key=partition_key(tenant, day), run_config=QUIET
+    )
+    assert result.success
+    (materialization,) = [
+        m for m in result.asset_materializations_for_node("raw__google_ads_click_views")
+    ]
+    assert materialization.metadata["days_past_source_retention"].value == 1
+    rows = conn.execute(
+        """SELECT tenant_id, customer_id, date, gclid, campaign_id, ad_group_id, ad_id
+           FROM raw.google_ads_click_views WHERE tenant_id = %s AND date = %s""",
+        (tenant, day),
+    ).fetchall()
+    conn.commit()
+    assert rows == [kept]
 
 
 def test_crm_contacts_are_the_leads_modified_in_the_window(loaded, conn):

@@ -17,6 +17,7 @@ import functools
 import importlib.resources
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ CAMPAIGN_TOTALS_QUERY = (
     "FROM campaign WHERE segments.date BETWEEN '{start}' AND '{end}'"
 )
 
+# One day per query: the API refuses click_view over a range.
+CLICK_VIEW_QUERY = (
+    "SELECT click_view.gclid, click_view.ad_group_ad, campaign.id, ad_group.id, segments.date "
+    "FROM click_view WHERE segments.date = '{day}'"
+)
+_AD_GROUP_AD_NAME = re.compile(r"^customers/\d+/adGroupAds/(?P<ad_group>\d+)~(?P<ad>\d+)$")
+
 CAMPAIGN_BUDGETS_QUERY = (
     "SELECT customer.currency_code, campaign.id, campaign.campaign_budget, "
     "campaign_budget.amount_micros FROM campaign"
@@ -114,6 +122,26 @@ class AdDailyRow:
     clicks: int
     conversions: Decimal
     conversions_value: Decimal
+
+
+@dataclass(frozen=True)
+class ClickViewRow:
+    """One click and the ad it was on; field names match ``raw.google_ads_click_views``."""
+
+    customer_id: str
+    date: date
+    gclid: str
+    campaign_id: int
+    ad_group_id: int
+    ad_id: int | None  # None when the API names no ad (a malformed resource name)
+
+
+class ClickViewDateTooOld(Exception):
+    """Google keeps click_view for 90 days: an older day can no longer be read."""
+
+    def __init__(self, day: date) -> None:
+        super().__init__(f"click_view no longer serves {day} (older than 90 days)")
+        self.day = day
 
 
 @dataclass(frozen=True)
@@ -272,6 +300,20 @@ class GoogleAdsConnector:
         rows = self.search_stream(_normalize_customer_id(customer_id), query)
         micros = sum(r.metrics.cost_micros for r in rows)
         return Decimal(micros).scaleb(_MICROS_EXPONENT), sum(r.metrics.clicks for r in rows)
+
+    def fetch_click_views(self, customer_id: str, day: date) -> list[ClickViewRow]:
+        """Every click with a gclid on `day` (the account's day) and the ad it was on: the
+        bridge from a landing page's gclid to the exact ad. Raises ClickViewDateTooOld for a
+        day past the API's 90-day retention."""
+        customer_id = _normalize_customer_id(customer_id)
+        query = CLICK_VIEW_QUERY.format(day=day.isoformat())
+        try:
+            rows = self.search_stream(customer_id, query)
+        except GoogleAdsApiError as error:
+            if "click_view_error.DATE_TOO_OLD" in error.codes:
+                raise ClickViewDateTooOld(day) from error
+            raise
+        return [_click_view_row(customer_id, r) for r in rows]
 
     def fetch_campaign_budgets(self, customer_id: str) -> dict[int, CampaignBudget]:
         """Each campaign's budget object and daily amount, keyed by campaign id."""
@@ -473,4 +515,16 @@ def _ad_daily_row(customer_id: str, r: Any) -> AdDailyRow:
         # 2.5 instead of becoming 2.5000000000000000001-style binary noise.
         conversions=Decimal(repr(metrics.conversions)),
         conversions_value=Decimal(repr(metrics.conversions_value)),
+    )
+
+
+def _click_view_row(customer_id: str, r: Any) -> ClickViewRow:
+    name = _AD_GROUP_AD_NAME.match(r.click_view.ad_group_ad)
+    return ClickViewRow(
+        customer_id=customer_id,
+        date=date.fromisoformat(r.segments.date),
+        gclid=r.click_view.gclid,
+        campaign_id=r.campaign.id,
+        ad_group_id=r.ad_group.id,
+        ad_id=int(name["ad"]) if name else None,
     )

@@ -44,6 +44,11 @@ class GoogleAdsData(Protocol):
         (no ``segments.date`` or ``metrics.*`` keys) when both are None."""
         ...
 
+    def click_rows(self, customer_id: str, day: date) -> list[dict[str, Any]]:
+        """One row per click with a Google click ID on `day` (the account's day): the
+        ``click_view`` report, which ties each gclid to the ad that was clicked."""
+        ...
+
     def has_campaign_budget(self, customer_id: str, budget_id: int) -> bool: ...
 
     def set_campaign_budget(self, customer_id: str, budget_id: int, amount_micros: int) -> None:
@@ -59,9 +64,13 @@ class InMemoryGoogleAdsData:
     """
 
     def __init__(
-        self, rows: Iterable[Mapping[str, Any]], accounts: Iterable[Mapping[str, Any]] = ()
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        accounts: Iterable[Mapping[str, Any]] = (),
+        clicks: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self._rows = [dict(r) for r in rows]
+        self._clicks = [dict(c) for c in clicks]
         self._accounts: dict[str, dict[str, Any]] = {}
         for source in (*self._rows, *accounts):
             key = str(source["customer.id"])
@@ -70,6 +79,13 @@ class InMemoryGoogleAdsData:
     def account(self, customer_id: str) -> dict[str, Any] | None:
         found = self._accounts.get(customer_id)
         return dict(found) if found is not None else None
+
+    def click_rows(self, customer_id: str, day: date) -> list[dict[str, Any]]:
+        return [
+            dict(c)
+            for c in self._clicks
+            if str(c["customer.id"]) == customer_id and c["segments.date"] == day
+        ]
 
     def has_campaign_budget(self, customer_id: str, budget_id: int) -> bool:
         name = f"customers/{customer_id}/campaignBudgets/{budget_id}"
@@ -138,6 +154,25 @@ ORDER BY d.date, a.ad_id"""
 )
 
 
+# The clicks of one account's day: the sessions the world's paid Google clicks started that
+# still carry their gclid (a click whose ID was stripped is invisible to us either way).
+_CLICKS_SQL = """
+SELECT s.gclid, c.campaign_id, c.name, g.ad_group_id, a.ad_id, acc.currency, acc.time_zone
+FROM sandbox.ad_accounts acc
+JOIN sandbox.sessions s
+  ON s.tenant_id = acc.tenant_id
+ AND s.started_at >= (%(day)s::date)::timestamp AT TIME ZONE acc.time_zone
+ AND s.started_at < (%(day)s::date + 1)::timestamp AT TIME ZONE acc.time_zone
+JOIN sandbox.ads a
+  ON a.platform = acc.platform AND a.account_id = acc.account_id AND a.ad_id = s.platform_ad_id
+JOIN sandbox.ad_groups g ON g.platform = a.platform AND g.ad_group_id = a.ad_group_id
+JOIN sandbox.campaigns c ON c.platform = a.platform AND c.campaign_id = a.campaign_id
+WHERE acc.platform = %(platform)s AND acc.account_id = %(customer)s
+  AND s.channel = %(platform)s AND s.gclid IS NOT NULL
+ORDER BY s.started_at, s.gclid
+"""
+
+
 class PostgresGoogleAdsData:
     """Reads the simulated world (``sandbox.*`` tables) for the Google Ads platform.
 
@@ -179,6 +214,27 @@ class PostgresGoogleAdsData:
             object_id=budget_id,
             budget_micros=amount_micros,
         )
+
+    def click_rows(self, customer_id: str, day: date) -> list[dict[str, Any]]:
+        with psycopg.connect(self._conninfo) as conn:
+            records = conn.execute(
+                _CLICKS_SQL, {"day": day, "platform": PLATFORM, "customer": customer_id}
+            ).fetchall()
+        return [
+            {
+                "customer.id": int(customer_id),
+                "customer.currency_code": currency,
+                "customer.time_zone": zone,
+                "campaign.id": campaign_id,
+                "campaign.name": name,
+                "ad_group.id": group_id,
+                "click_view.gclid": gclid,
+                "click_view.ad_group_ad": f"customers/{customer_id}/adGroupAds/{group_id}~{ad_id}",
+                "segments.date": day,
+                "metrics.clicks": 1,
+            }
+            for gclid, campaign_id, name, group_id, ad_id, currency, zone in records
+        ]
 
     def ad_rows(
         self, customer_id: str, start: date | None, end: date | None

@@ -39,6 +39,8 @@ FIELDS: dict[str, tuple[FieldKind, ValueType]] = {
     "ad_group_ad.ad.expanded_text_ad.headline_part1": ("attribute", "string"),
     "ad_group_ad.ad.expanded_text_ad.description": ("attribute", "string"),
     "ad_group_ad.status": ("attribute", "enum"),
+    "click_view.gclid": ("attribute", "string"),
+    "click_view.ad_group_ad": ("attribute", "string"),
     "metrics.cost_micros": ("metric", "int64"),
     "metrics.impressions": ("metric", "int64"),
     "metrics.clicks": ("metric", "int64"),
@@ -58,6 +60,7 @@ SELECTABLE: dict[str, frozenset[str]] = {
     "campaign": frozenset({"campaign", "customer", "campaign_budget"}),
     "ad_group": frozenset({"ad_group", "campaign", "customer"}),
     "ad_group_ad": frozenset({"ad_group_ad", "ad_group", "campaign", "customer"}),
+    "click_view": frozenset({"click_view", "ad_group", "campaign", "customer"}),
 }
 
 # The fields that identify one row of each FROM resource before segmentation.
@@ -65,6 +68,7 @@ RESOURCE_KEY: dict[str, tuple[str, ...]] = {
     "campaign": ("campaign.id",),
     "ad_group": ("ad_group.id",),
     "ad_group_ad": ("ad_group.id", "ad_group_ad.ad.id"),
+    "click_view": ("click_view.gclid",),
 }
 
 _KEYWORDS = frozenset(

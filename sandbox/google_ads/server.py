@@ -42,6 +42,7 @@ SERVICE_NAME = f"google.ads.googleads.{API_VERSION}.services.GoogleAdsService"
 BUDGET_SERVICE_NAME = f"google.ads.googleads.{API_VERSION}.services.CampaignBudgetService"
 FAILURE_METADATA_KEY = f"google.ads.googleads.{API_VERSION}.errors.googleadsfailure-bin"
 MAX_ROWS_PER_PAGE = 10_000  # fixed by the real API for Search pages and SearchStream batches
+CLICK_VIEW_RETENTION_DAYS = 90  # click_view answers for days up to 90 days back
 
 _SearchRequest = service_types.SearchGoogleAdsRequest.pb()
 _SearchResponse = service_types.SearchGoogleAdsResponse.pb()
@@ -500,6 +501,8 @@ class GoogleAdsSandboxServer:
             ) from error
         today = self._today(account.get("customer.time_zone"))
         start, end = query.date_range(today)
+        if query.resource == "click_view":
+            return query, gaql.execute(query, self._click_rows(customer_id, start, end, today))
         needs_delivery = query.has_date_filter or any(
             gaql.FIELDS[f][0] == "metric"
             for f in (*query.select, *(c.field for c in query.conditions))
@@ -509,6 +512,27 @@ class GoogleAdsSandboxServer:
         else:
             rows = self._data.ad_rows(customer_id, None, None)
         return query, gaql.execute(query, rows, today)
+
+    def _click_rows(
+        self, customer_id: str, start: date | None, end: date | None, today: date
+    ) -> list[dict[str, Any]]:
+        """The click_view report's rules: one day per query, at most 90 days back."""
+        if start is None or start != end:
+            raise ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "click_view_error",
+                "EXPECTED_FILTER_ON_A_SINGLE_DAY",
+                "Queries including ClickView must have a filter limiting the results to one day.",
+            )
+        if start < today - timedelta(days=CLICK_VIEW_RETENTION_DAYS):
+            raise ApiError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "click_view_error",
+                "DATE_TOO_OLD",
+                f"ClickView is available for the last {CLICK_VIEW_RETENTION_DAYS} days only; "
+                f"{start} is older.",
+            )
+        return self._data.click_rows(customer_id, start)
 
     def _today(self, time_zone: str | None) -> date:
         """Dates are the account's days, as in the API (DURING TODAY follows its clock)."""
@@ -574,6 +598,7 @@ def _resource_names(customer_id: str, row: Mapping[str, Any]) -> dict[str, str |
         "campaign_budget": row.get("campaign.campaign_budget"),
         "ad_group": named("customers/{}/adGroups/{}", "ad_group.id"),
         "ad_group_ad": named("customers/{}/adGroupAds/{}~{}", "ad_group.id", "ad_group_ad.ad.id"),
+        "click_view": named("customers/{}/clickViews/{}~{}", "segments.date", "click_view.gclid"),
     }
 
 

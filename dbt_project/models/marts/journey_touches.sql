@@ -6,8 +6,8 @@
 ) }}
 -- Each lead's path: the web sessions of its anonymous id in the lookback before it became a
 -- lead (identity stitching: the form fill ties the anonymous visitor to the contact), in time
--- order, each bridged to the exact ad where the click says which one. A lead with no session
--- in reach keeps one 'unknown' touch, so every conversion is still counted downstream.
+-- order, each bridged to the exact ad where the click or the URL says which one. A lead with
+-- no session in reach keeps one 'unknown' touch, so every conversion is still counted.
 with leads as (
     select
         contacts.tenant_id,
@@ -36,8 +36,12 @@ paths as (
         coalesce(sessions.channel, 'unknown')                   as channel,
         sessions.platform,
         coalesce(sessions.match_method, 'none')                 as match_method,
-        ads.campaign_id,
-        ads.ad_id
+        coalesce(ads.campaign_id, clicks.campaign_id)           as campaign_id,
+        coalesce(ads.ad_id, clicks.ad_id)                       as ad_id,
+        case
+            when clicks.ad_id is not null then 'gclid'
+            when ads.ad_id is not null then 'utm_content'
+        end                                                     as ad_matched_by
     from windowed as leads
     left join {{ ref('stg_web__sessions') }} as sessions
         on sessions.tenant_id = leads.tenant_id
@@ -45,10 +49,15 @@ paths as (
        and sessions.started_at <= leads.converted_at
        and sessions.started_at > leads.converted_at
            - make_interval(days => {{ var('attribution_lookback_days') }})
+    -- The click ID names the exact ad where the platform resolves it (Google's click_view);
+    -- the URL's utm_content (an ad id macro) is the fallback.
+    left join {{ ref('stg_google_ads__click_views') }} as clicks
+        on clicks.tenant_id = sessions.tenant_id
+       and clicks.gclid = sessions.gclid
     left join {{ ref('int_ads') }} as ads
         on ads.tenant_id = sessions.tenant_id
        and ads.platform = sessions.platform
-       and ads.ad_id = sessions.utm_content
+       and ads.ad_id = coalesce(clicks.ad_id, sessions.utm_content)
 )
 
 select
