@@ -384,6 +384,7 @@ def demo(
             step("Landing web sessions and CRM exports")
             steps.land_files(settings, tenants, days)
             grades = steps.load_history(tenants, days, step)
+            steps.run_agent_cycle(tenants, step)
             progress.update(task, description="Loaded", completed=1, total=1)
         elapsed = time.monotonic() - started
         console.print(f"[green]Loaded {days} days for {len(tenants)} tenants[/] in {elapsed:.0f}s")

@@ -151,6 +151,29 @@ def load_history(
     return record_attribution_grades(instance)
 
 
+def run_agent_cycle(
+    tenants: list[str], step: Callable[[str], None], instance: DagsterInstance | None = None
+) -> None:
+    """One morning of the agents per tenant, as the schedules would run it: fit the curves,
+    monitor, recommend (dry run unless BIZO_AUTO_APPLY), and write the weekly report, so the
+    dashboard and the API have recommendations to show."""
+    import dagster as dg
+
+    from pipelines.agent_jobs import curves_job, daily_agents_job, reports_job
+    from pipelines.definitions import defs
+    from pipelines.jobs import QUIET_RUN_CONFIG
+
+    instance = instance or dg.DagsterInstance.get()
+    for job in (curves_job, daily_agents_job, reports_job):
+        for tenant in tenants:
+            step(f"{job.name}: {tenant}")
+            result = defs.resolve_job_def(job.name).execute_in_process(
+                instance=instance, run_config=QUIET_RUN_CONFIG, partition_key=tenant
+            )
+            if not result.success:
+                raise RuntimeError(f"{job.name} for {tenant} failed (see the Dagster UI)")
+
+
 def record_attribution_grades(instance: DagsterInstance) -> list[ModelGrade]:
     """How far each attribution model's lead credit is from the world's truth, recorded as
     an observation of `marts/attribution_credits`, so the table sits beside the asset in the

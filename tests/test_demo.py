@@ -52,7 +52,12 @@ def test_headless_demo_from_a_fresh_home(tmp_path):
                 """SELECT count(DISTINCT date), count(DISTINCT tenant_id), sum(spend)
                    FROM marts.ad_performance_daily"""
             ).fetchone()
+            # One morning of the agents ran per tenant: its weekly report is written.
+            (reported,) = conn.execute(
+                "SELECT count(DISTINCT tenant_id) FROM app.agent_reports"
+            ).fetchone()
         assert (days, tenants) == (3, 2) and spend > 0
+        assert reported == 2
     finally:
         subprocess.run([BIZO, "db", "stop"], env=env, check=True, capture_output=True)
     assert os.path.exists(home / "dagster" / "dagster.yaml")
