@@ -39,7 +39,7 @@ def full_and_daily(uri: str, profile: str) -> None:
     from bizo.demo import connect_demo_accounts, ingest_window
     from pipelines.definitions import defs
     from pipelines.jobs import QUIET_RUN_CONFIG
-    from sandbox.landing import write_crm_exports, write_web_sessions
+    from sandbox.landing import land_days
     from sandbox.services import start_sandbox_services
     from sandbox.store import write_world
     from sandbox.world import generate_world
@@ -55,12 +55,7 @@ def full_and_daily(uri: str, profile: str) -> None:
     landing = settings.landing_path
     shutil.rmtree(landing, ignore_errors=True)
     with timed("land web sessions and CRM exports"):
-        for tenant in tenants:
-            day = world.start
-            while day <= world.end:
-                write_web_sessions(uri, landing, tenant, day)
-                write_crm_exports(uri, landing, tenant, day)
-                day += timedelta(days=1)
+        land_days(uri, landing, tenants, world.start, world.end)
     services = start_sandbox_services(uri, settings.bizo_home)
     import os
 

@@ -14,7 +14,7 @@ from rich.table import Table
 # Platforms whose ingestion exists so far; the others arrive with issue 3.
 from pipelines.jobs import INGESTED_PLATFORMS
 from sandbox.grading import ModelGrade, grade_attribution, grades_as_markdown
-from sandbox.landing import write_crm_exports, write_web_sessions
+from sandbox.landing import land_days
 from sandbox.onboarding import demo_accounts
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import read_world_meta, write_world
@@ -80,16 +80,9 @@ def register_tenants(console: Console, settings: WarehouseSettings) -> list[str]
 def land_files(settings: WarehouseSettings, tenants: list[str], days: int) -> int:
     """Play the tenants' websites and CRMs: drop each day's sessions and exports in the
     landing folder, as a tag manager export or a CRM's scheduled export would."""
-    uri = db.warehouse_uri(settings)
     end = default_end_date()
-    written = 0
-    for tenant in tenants:
-        for offset in range(days):
-            day = end - timedelta(days=offset)
-            write_web_sessions(uri, settings.landing_path, tenant, day)
-            write_crm_exports(uri, settings.landing_path, tenant, day)
-            written += 3
-    return written
+    start = end - timedelta(days=days - 1)
+    return land_days(db.warehouse_uri(settings), settings.landing_path, tenants, start, end)
 
 
 def ingest_window(

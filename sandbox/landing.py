@@ -175,3 +175,18 @@ def write_web_sessions(conninfo: str, folder: Path, tenant_id: str, day: date) -
         record["started_at"] = record["started_at"].astimezone(tz).isoformat()
         lines.append(json.dumps(record, ensure_ascii=False) + "\n")
     return atomic_write(web_sessions_path(folder, tenant_id, day), "".join(lines).encode("utf-8"))
+
+
+def land_days(conninfo: str, folder: Path, tenants: Iterable[str], start: date, end: date) -> int:
+    """Every day's sessions and contact exports of `tenants` from `start` to `end`; returns
+    the files written. One CRM view serves every day (it builds each tenant's records once,
+    where a fresh one per day would rebuild them for every file)."""
+    crm = PostgresCrmData(conninfo)
+    written = 0
+    for tenant in tenants:
+        day = start
+        while day <= end:
+            write_web_sessions(conninfo, folder, tenant, day)
+            written += len(write_crm_exports(conninfo, folder, tenant, day, data=crm)) + 1
+            day += timedelta(days=1)
+    return written

@@ -16,7 +16,6 @@ os.environ.setdefault("BIZO_DAGSTER_DATABASE", f"dagster_test_{os.getpid()}")
 os.environ.setdefault("BIZO_LANDING_DIR", f"/tmp/bizo-test-landing-{os.getpid()}")
 
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -28,7 +27,7 @@ from assets.partitions import tenant_partitions
 from bizo.demo import connect_demo_accounts, ingest_window
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
-from sandbox.landing import write_crm_exports, write_web_sessions
+from sandbox.landing import land_days
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import write_world
 from sandbox.world import generate_world
@@ -143,12 +142,7 @@ def landed(world: str, tenants: list[str]) -> Iterator[Path]:
     """The window's web sessions and CRM exports, written to the landing folder."""
     landing = get_settings().landing_path
     shutil.rmtree(landing, ignore_errors=True)
-    for tenant in tenants:
-        day = WINDOW_START
-        while day <= END:
-            write_web_sessions(world, landing, tenant, day)
-            write_crm_exports(world, landing, tenant, day)
-            day += timedelta(days=1)
+    land_days(world, landing, tenants, WINDOW_START, END)
     yield landing
     shutil.rmtree(landing, ignore_errors=True)
 
