@@ -8,8 +8,7 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
-from ml.embedder import MODEL_NAME
-from ml.embeddings import Embedder
+from ml.embeddings import MODEL_NAME, Embedder
 
 # HNSW search breadth; pgvector's default is 40. With a tenant and entity-type filter the
 # index would otherwise return fewer than k rows, so iterative scans keep searching until k

@@ -71,17 +71,18 @@ async def tenant_transaction(
 
 
 def _in_tenant_sync(
-    conninfo: str, tenant_id: str, action: Callable[..., T], *args: object, **kwargs: object
+    _conninfo: str, _tenant: str, _action: Callable[..., T], /, *args: object, **kwargs: object
 ) -> T:
-    with psycopg.connect(conninfo) as conn, conn.transaction():
-        conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant_id))
-        return action(conn, *args, **kwargs)
+    with psycopg.connect(_conninfo) as conn, conn.transaction():
+        conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, _tenant))
+        return _action(conn, *args, **kwargs)
 
 
 async def run_in_tenant(
     request: Request,
     principal: Principal,
     action: Callable[..., T],
+    /,
     *args: object,
     **kwargs: object,
 ) -> T:

@@ -11,7 +11,7 @@ import numpy as np
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from agents.ops import LATEST_CURVES_SQL, curve_from_record
+from agents.curves import LATEST_CURVES_SQL, curve_from_record
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
 from serving_api.params import tenant_currency
