@@ -120,9 +120,7 @@ def fit_curves(
         except CurveFitError as error:
             results.append({"channel": channel, "fitted": False, "reason": str(error)})
             continue
-        _store_curve(
-            conn, tenant_id, channel, s.days[first], end, curve, s.value_per_lead, settings
-        )
+        store_curve(conn, tenant_id, channel, s.days[first], end, curve, s.value_per_lead, settings)
         results.append(
             {
                 "channel": channel,
@@ -144,7 +142,7 @@ def fit_curves(
     return results
 
 
-def _store_curve(
+def store_curve(
     conn: psycopg.Connection,
     tenant_id: str,
     channel: str,
@@ -432,31 +430,16 @@ def rollback_requested(
     results = []
     for recommendation_id, requester, note in pending_rollbacks(conn):
         rec = get_recommendation(conn, recommendation_id)
+        error = None
         try:
             rollback(conn, box, recommendation_id, requester, note, open_with=open_with)
-        except Exception as error:  # noqa: BLE001 - any platform failure is recorded, not fatal
+        except Exception as failure:  # noqa: BLE001 - any platform failure is recorded, not fatal
             conn.rollback()
+            error = str(failure)
             audit(
-                conn,
-                rec.tenant_id,
-                requester,
-                "rollback_failed",
-                recommendation_id,
-                {"error": str(error)},
-            )
-            conn.commit()
-            results.append(
-                ApplyResult(
-                    recommendation_id,
-                    rec.tenant_id,
-                    rec.platform,
-                    rec.campaign_id,
-                    rec.current_budget,
-                    False,
-                    str(error),
-                )
-            )
-            continue
+                conn, rec.tenant_id, requester, "rollback_failed", recommendation_id,
+                {"error": error},
+            )  # fmt: skip
         conn.commit()
         results.append(
             ApplyResult(
@@ -465,7 +448,8 @@ def rollback_requested(
                 rec.platform,
                 rec.campaign_id,
                 rec.current_budget,
-                True,
+                error is None,
+                error,
             )
         )
     return results

@@ -207,6 +207,29 @@ _NOTHING = sql.SQL("")
 _DECIDED = sql.SQL(", decided_by = %s, decided_at = now(), decision_note = %s")
 
 
+def _lock(
+    conn: psycopg.Connection,
+    recommendation_id: int,
+    tenant_id: str | None,
+    allowed_from: tuple[str, ...],
+    wanted: str,
+) -> tuple[str, str]:
+    """Lock the recommendation for this transaction; its (tenant, status) if that status
+    allows what is `wanted`, else UnknownRecommendation / RecommendationError."""
+    row = conn.execute(
+        "SELECT tenant_id, status FROM app.recommendations WHERE recommendation_id = %s FOR UPDATE",
+        (recommendation_id,),
+    ).fetchone()
+    if row is None or (tenant_id is not None and row[0] != tenant_id):
+        raise UnknownRecommendation(f"no recommendation {recommendation_id}")
+    if row[1] not in allowed_from:
+        raise RecommendationError(
+            f"recommendation {recommendation_id} is {row[1]}; it can be {wanted} only when "
+            f"{' or '.join(allowed_from)}"
+        )
+    return row[0], row[1]
+
+
 def _transition(
     conn: psycopg.Connection,
     recommendation_id: int,
@@ -219,18 +242,7 @@ def _transition(
     tenant_id: str | None = None,
 ) -> Recommendation:
     with conn.transaction():
-        row = conn.execute(
-            "SELECT tenant_id, status FROM app.recommendations WHERE recommendation_id = %s "
-            "FOR UPDATE",
-            (recommendation_id,),
-        ).fetchone()
-        if row is None or (tenant_id is not None and row[0] != tenant_id):
-            raise UnknownRecommendation(f"no recommendation {recommendation_id}")
-        if row[1] not in allowed_from:
-            raise RecommendationError(
-                f"recommendation {recommendation_id} is {row[1]}; it can be {to} only when "
-                f"{' or '.join(allowed_from)}"
-            )
+        row = _lock(conn, recommendation_id, tenant_id, allowed_from, to)
         conn.execute(
             sql.SQL(
                 "UPDATE app.recommendations SET status = %s{} WHERE recommendation_id = %s"
@@ -325,23 +337,12 @@ def request_rollback(
     (the apply sensor, see `pending_rollbacks`): the request is an audit entry, the status
     stays applied until the platform has the old budget back."""
     with conn.transaction():
-        row = conn.execute(
-            "SELECT tenant_id, status FROM app.recommendations WHERE recommendation_id = %s "
-            "FOR UPDATE",
-            (recommendation_id,),
-        ).fetchone()
-        if row is None or (tenant_id is not None and row[0] != tenant_id):
-            raise UnknownRecommendation(f"no recommendation {recommendation_id}")
-        if row[1] != "applied":
-            raise RecommendationError(
-                f"recommendation {recommendation_id} is {row[1]}; only an applied change can be "
-                "rolled back"
-            )
+        tenant, _ = _lock(conn, recommendation_id, tenant_id, ("applied",), "rolled back")
         if recommendation_id in {r for r, _, _ in pending_rollbacks(conn, [recommendation_id])}:
             raise RecommendationError(
                 f"a rollback of recommendation {recommendation_id} is already requested"
             )
-        audit(conn, row[0], actor, ROLLBACK_REQUESTED, recommendation_id, {"note": note})
+        audit(conn, tenant, actor, ROLLBACK_REQUESTED, recommendation_id, {"note": note})
     return get_recommendation(conn, recommendation_id)
 
 

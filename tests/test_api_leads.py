@@ -118,8 +118,9 @@ def test_filters_and_sorting_by_created_date(client, tenants, conn):
         {"cursor": "not-a-cursor"},
         {"source": "x; DROP TABLE ml.lead_scores"},
         {"created_from": "2026-06-30", "created_to": "2026-06-01"},
+        {"created_to": "0"},  # not read as seconds since 1970
     ],
-    ids=["tier", "sort", "cursor", "source", "reversed-dates"],
+    ids=["tier", "sort", "cursor", "source", "reversed-dates", "number-as-date"],
 )
 def test_bad_lead_parameters_are_422_problems(client, tenants, params):
     response = client.get("/v1/leads", params=params, headers=auth(tenants[0]))

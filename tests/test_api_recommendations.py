@@ -3,6 +3,7 @@ analysts and admins through agents.store's rules, recorded with who acted; a rol
 through the API and carried out by the apply sensor against the platform sandboxes; and every
 row inside its tenant."""
 
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
@@ -13,12 +14,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from agents.curves import CurveParams, fit_curve, predict
-from agents.ops import weekly_report
+from agents.ops import store_curve, weekly_report
 from agents.platforms import read_campaign_budgets
 from agents.reporting import latest_report
+from agents.settings import AgentSettings
 from agents.store import audit_trail, get_recommendation
 from pipelines.definitions import defs
 from serving_api.auth import issue_token
@@ -94,9 +95,7 @@ def test_analysts_approve_and_reject_and_are_recorded(client, tenants, proposals
         conflict = client.post(path, headers=analyst)
         assert conflict.status_code == 409, path
         assert conflict.headers["content-type"] == "application/problem+json"
-        assert "can be approved only when proposed" in conflict.json()["detail"] or (
-            "only an applied change" in conflict.json()["detail"]
-        )
+        assert re.search(r"can be (approved|rolled back) only when", conflict.json()["detail"])
 
 
 def test_viewers_may_not_decide(client, tenants, proposals, conn):
@@ -185,37 +184,16 @@ TRUE_CURVE = CurveParams(theta=0.3, beta=6.0, half_saturation=400.0, shape=1.4)
 @pytest.fixture
 def stored_curves(built, tenants, warehouse_uri) -> Iterator[dict]:
     """A curve fitted (agents.curves) on 90 simulated days for the first tenant's paid search,
-    stored as the curve-fitting asset stores it; removed afterwards."""
+    stored by the curve-fitting asset's own function; removed afterwards."""
     rng = np.random.default_rng(3)
     spend = rng.uniform(100, 900, 90)
     response = predict(TRUE_CURVE, spend) + rng.normal(0, 0.2, 90)
     curve = fit_curve(spend, np.maximum(response, 0), draws=20)
-    record = curve.as_record()
     with psycopg.connect(warehouse_uri) as conn:
-        conn.execute(
-            """INSERT INTO app.response_curves
-                   (tenant_id, channel, window_start, window_end, response, attribution_model,
-                    theta, beta, half_saturation, shape, baseline, value_per_response, draws,
-                    r2, mape_holdout, n_days, spend_min, spend_max)
-               VALUES (%s, 'paid_search', %s, %s, 'leads', 'markov', %s, %s, %s, %s, %s, 150,
-                       %s, %s, %s, %s, %s, %s)""",
-            (
-                tenants[0],
-                CYCLE - timedelta(days=89),
-                CYCLE,
-                record["theta"],
-                record["beta"],
-                record["half_saturation"],
-                record["shape"],
-                record["baseline"],
-                Jsonb(record["draws"]),
-                record["r2"],
-                record["mape_holdout"],
-                record["n_days"],
-                record["spend_min"],
-                record["spend_max"],
-            ),
-        )
+        store_curve(
+            conn, tenants[0], "paid_search", CYCLE - timedelta(days=89), CYCLE, curve, 150.0,
+            AgentSettings(),
+        )  # fmt: skip
     yield {"curve": curve, "value": 150.0}
     with psycopg.connect(warehouse_uri) as conn:
         conn.execute("DELETE FROM app.response_curves")

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from ml.similarity import similar_leads_async
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
+from serving_api.params import IsoDate
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"])
 
@@ -217,10 +218,12 @@ async def list_leads(
         ),
     ] = None,
     created_from: Annotated[
-        date | None, Query(description="Created on or after this day.", examples=["2026-06-01"])
+        IsoDate | None,
+        Query(description="Created on or after this day.", examples=["2026-06-01"]),
     ] = None,
     created_to: Annotated[
-        date | None, Query(description="Created on or before this day.", examples=["2026-06-30"])
+        IsoDate | None,
+        Query(description="Created on or before this day.", examples=["2026-06-30"]),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     cursor: Annotated[
