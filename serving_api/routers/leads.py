@@ -194,8 +194,7 @@ async def load_leads(
     next_cursor = None
     if len(rows) > limit:
         last = page[-1]
-        next_cursor = _encode_cursor(sort, last["score" if sort == "score" else "created_at"],
-                                     last["lead_id"])  # fmt: skip
+        next_cursor = _encode_cursor(sort, last[sort], last["lead_id"])
     return LeadPage(items=[LeadSummary(**row) for row in page], next_cursor=next_cursor)
 
 
