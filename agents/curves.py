@@ -294,3 +294,32 @@ def fit_curve(
         n_days=len(spend),
         spend_range=(float(positive.min()), float(positive.max())),
     )
+
+
+# -- stored curves (app.response_curves) ---------------------------------------------------
+# The latest channel-level curve per channel (also read by the API on its async connection).
+LATEST_CURVES_SQL = """
+SELECT DISTINCT ON (channel) channel, window_start, window_end, attribution_model, theta, beta,
+       half_saturation, shape, baseline, value_per_response, draws, r2, mape_holdout, n_days,
+       spend_min, spend_max, fitted_at
+FROM app.response_curves WHERE tenant_id = %(tenant)s AND campaign_id = ''
+ORDER BY channel, window_end DESC
+"""
+
+
+def curve_from_record(record: dict) -> ResponseCurve:
+    """A stored curve (a row of `LATEST_CURVES_SQL`) as the fitted object."""
+    return ResponseCurve(
+        params=CurveParams(
+            record["theta"],
+            record["beta"],
+            record["half_saturation"],
+            record["shape"],
+            record["baseline"],
+        ),
+        draws=[CurveParams(**d) for d in record["draws"]],
+        r2=record["r2"],
+        mape_holdout=record["mape_holdout"],
+        n_days=record["n_days"],
+        spend_range=(record["spend_min"], record["spend_max"]),
+    )

@@ -8,6 +8,7 @@
 | `auto_approve` | with `BIZO_AUTO_APPLY`, approve the proposals the policy lets pass unattended |
 | `apply_approved` | push approved changes to the platforms (dry run unless told to apply) |
 | `rollback` | put an applied change's previous budget back on the platform |
+| `rollback_requested` | do the rollbacks asked for without credentials at hand (the API) |
 | `monitor` | the MonitoringAgent's checks, stored in `app.anomalies` |
 | `weekly_report` / `latest_report` | the ReportingAgent's Markdown summary |
 | `list_recommendations`, `approve`, `reject`, `audit_trail` | from agents.store |
@@ -29,7 +30,13 @@ from agents.crew import (
     run_optimization_agent,
     run_reporting_agent,
 )
-from agents.curves import CurveFitError, CurveParams, ResponseCurve, fit_curve
+from agents.curves import (
+    LATEST_CURVES_SQL,
+    CurveFitError,
+    ResponseCurve,
+    curve_from_record,
+    fit_curve,
+)
 from agents.data import channel_series, recent_spend
 from agents.monitoring import detect_anomalies, open_anomalies, record_anomalies
 from agents.planning import ChannelCurve
@@ -45,6 +52,7 @@ from agents.settings import AgentSettings
 from agents.store import (
     Recommendation,
     RecommendationError,
+    UnknownRecommendation,
     approve,
     audit,
     audit_trail,
@@ -52,6 +60,7 @@ from agents.store import (
     list_recommendations,
     mark_applied,
     mark_rolled_back,
+    pending_rollbacks,
     reject,
     save_recommendations,
 )
@@ -71,6 +80,7 @@ __all__ = [
     "recommend",
     "reject",
     "rollback",
+    "rollback_requested",
     "weekly_report",
 ]
 
@@ -110,9 +120,7 @@ def fit_curves(
         except CurveFitError as error:
             results.append({"channel": channel, "fitted": False, "reason": str(error)})
             continue
-        _store_curve(
-            conn, tenant_id, channel, s.days[first], end, curve, s.value_per_lead, settings
-        )
+        store_curve(conn, tenant_id, channel, s.days[first], end, curve, s.value_per_lead, settings)
         results.append(
             {
                 "channel": channel,
@@ -134,7 +142,7 @@ def fit_curves(
     return results
 
 
-def _store_curve(
+def store_curve(
     conn: psycopg.Connection,
     tenant_id: str,
     channel: str,
@@ -182,40 +190,30 @@ def _store_curve(
     )
 
 
-def current_curves(conn: psycopg.Connection, tenant_id: str) -> list[dict[str, Any]]:
-    """The latest channel curve per channel, as plain records (draws left out)."""
-    rows = conn.execute(
-        """SELECT DISTINCT ON (channel) channel, window_start, window_end, attribution_model,
-                  theta, beta, half_saturation, shape, baseline, value_per_response, r2,
-                  mape_holdout, n_days, spend_min, spend_max, fitted_at
-           FROM app.response_curves WHERE tenant_id = %s AND campaign_id = ''
-           ORDER BY channel, window_end DESC""",
-        (tenant_id,),
-    )
+def _latest_curve_records(conn: psycopg.Connection, tenant_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(LATEST_CURVES_SQL, {"tenant": tenant_id})
     names = [c.name for c in rows.description]
     return [dict(zip(names, r, strict=True)) for r in rows.fetchall()]
 
 
+def current_curves(conn: psycopg.Connection, tenant_id: str) -> list[dict[str, Any]]:
+    """The latest channel curve per channel, as plain records (draws left out)."""
+    return [
+        {k: v for k, v in record.items() if k != "draws"}
+        for record in _latest_curve_records(conn, tenant_id)
+    ]
+
+
 def load_curves(conn: psycopg.Connection, tenant_id: str) -> dict[str, ChannelCurve]:
-    rows = conn.execute(
-        """SELECT DISTINCT ON (channel) channel, theta, beta, half_saturation, shape, baseline,
-                  draws, r2, mape_holdout, n_days, spend_min, spend_max, value_per_response
-           FROM app.response_curves WHERE tenant_id = %s AND campaign_id = ''
-           ORDER BY channel, window_end DESC""",
-        (tenant_id,),
-    ).fetchall()
-    curves = {}
-    for channel, theta, beta, k, n, base, draws, r2, mape, days, low, high, value in rows:
-        curve = ResponseCurve(
-            params=CurveParams(theta, beta, k, n, base),
-            draws=[CurveParams(**d) for d in draws],
-            r2=r2,
-            mape_holdout=mape,
-            n_days=days,
-            spend_range=(low, high),
+    return {
+        record["channel"]: ChannelCurve(
+            record["channel"],
+            curve_from_record(record),
+            record["value_per_response"],
+            record["n_days"],
         )
-        curves[channel] = ChannelCurve(channel, curve, value, days)
-    return curves
+        for record in _latest_curve_records(conn, tenant_id)
+    }
 
 
 # -- the optimization cycle -------------------------------------------------------------------
@@ -411,7 +409,7 @@ def rollback(
     back (if the platform refuses, nothing is marked and the error is raised)."""
     rec = get_recommendation(conn, recommendation_id)
     if tenant_id is not None and rec.tenant_id != tenant_id:
-        raise RecommendationError(f"no recommendation {recommendation_id}")
+        raise UnknownRecommendation(f"no recommendation {recommendation_id}")
     if rec.status != "applied":
         raise RecommendationError(
             f"recommendation {recommendation_id} is {rec.status}; only an applied change can be "
@@ -419,6 +417,42 @@ def rollback(
         )
     push_budget(conn, box, _line(rec), rec.current_budget, open_with)
     return mark_rolled_back(conn, recommendation_id, actor, note)
+
+
+def rollback_requested(
+    conn: psycopg.Connection,
+    box: CredentialBox,
+    open_with: ConnectorFactory = open_connector,
+) -> list[ApplyResult]:
+    """Roll back every applied change someone asked to roll back (`store.request_rollback`,
+    e.g. through the API, which holds no platform credentials), each as its requester. A
+    refused push leaves it applied with the request standing, audited, for the next run."""
+    results = []
+    for recommendation_id, requester, note in pending_rollbacks(conn):
+        rec = get_recommendation(conn, recommendation_id)
+        error = None
+        try:
+            rollback(conn, box, recommendation_id, requester, note, open_with=open_with)
+        except Exception as failure:  # noqa: BLE001 - any platform failure is recorded, not fatal
+            conn.rollback()
+            error = str(failure)
+            audit(
+                conn, rec.tenant_id, requester, "rollback_failed", recommendation_id,
+                {"error": error},
+            )  # fmt: skip
+        conn.commit()
+        results.append(
+            ApplyResult(
+                recommendation_id,
+                rec.tenant_id,
+                rec.platform,
+                rec.campaign_id,
+                rec.current_budget,
+                error is None,
+                error,
+            )
+        )
+    return results
 
 
 # -- monitoring and reports --------------------------------------------------------------------

@@ -144,12 +144,15 @@ def save_report(
     )
 
 
+# The newest weekly report (also read by the API on its async connection).
+LATEST_REPORT_SQL = """
+SELECT week_start, markdown, created_by, created_at FROM app.agent_reports
+WHERE tenant_id = %(tenant)s ORDER BY week_start DESC LIMIT 1
+"""
+
+
 def latest_report(conn: psycopg.Connection, tenant_id: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        """SELECT week_start, markdown, created_by, created_at FROM app.agent_reports
-           WHERE tenant_id = %s ORDER BY week_start DESC LIMIT 1""",
-        (tenant_id,),
-    ).fetchone()
+    row = conn.execute(LATEST_REPORT_SQL, {"tenant": tenant_id}).fetchone()
     if row is None:
         return None
     return dict(zip(("week_start", "markdown", "created_by", "created_at"), row, strict=True))

@@ -25,6 +25,10 @@ class RecommendationError(ValueError):
     """An action the recommendation's state does not allow, or an unknown recommendation."""
 
 
+class UnknownRecommendation(RecommendationError):
+    """No such recommendation (for this tenant)."""
+
+
 @dataclass(frozen=True)
 class NewRecommendation:
     tenant_id: str
@@ -169,8 +173,22 @@ def get_recommendation(conn: psycopg.Connection, recommendation_id: int) -> Reco
             _SELECT + sql.SQL("WHERE recommendation_id = %s"), (recommendation_id,)
         ).fetchone()
     if found is None:
-        raise RecommendationError(f"no recommendation {recommendation_id}")
+        raise UnknownRecommendation(f"no recommendation {recommendation_id}")
     return found
+
+
+def recommendations_query(
+    tenant_id: str | None = None, status: str | None = None, limit: int = 200
+) -> tuple[sql.Composed, tuple[Any, ...]]:
+    """The listing's SQL and parameters (also run by the API on its async connection)."""
+    if status is not None and status not in STATUSES:
+        raise RecommendationError(f"unknown status {status!r}; one of {STATUSES}")
+    query = _SELECT + sql.SQL(
+        """WHERE (%s::text IS NULL OR tenant_id = %s)
+             AND (%s::text IS NULL OR status = %s)
+           ORDER BY created_at DESC, recommendation_id DESC LIMIT %s"""
+    )
+    return query, (tenant_id, tenant_id, status, status, limit)
 
 
 def list_recommendations(
@@ -180,22 +198,36 @@ def list_recommendations(
     limit: int = 200,
 ) -> list[Recommendation]:
     """Newest first; filtered by tenant and status when given."""
-    if status is not None and status not in STATUSES:
-        raise RecommendationError(f"unknown status {status!r}; one of {STATUSES}")
+    query, params = recommendations_query(tenant_id, status, limit)
     with conn.cursor(row_factory=class_row(Recommendation)) as cur:
-        return cur.execute(
-            _SELECT
-            + sql.SQL(
-                """WHERE (%s::text IS NULL OR tenant_id = %s)
-                     AND (%s::text IS NULL OR status = %s)
-                   ORDER BY created_at DESC, recommendation_id DESC LIMIT %s"""
-            ),
-            (tenant_id, tenant_id, status, status, limit),
-        ).fetchall()
+        return cur.execute(query, params).fetchall()
 
 
 _NOTHING = sql.SQL("")
 _DECIDED = sql.SQL(", decided_by = %s, decided_at = now(), decision_note = %s")
+
+
+def _lock(
+    conn: psycopg.Connection,
+    recommendation_id: int,
+    tenant_id: str | None,
+    allowed_from: tuple[str, ...],
+    wanted: str,
+) -> tuple[str, str]:
+    """Lock the recommendation for this transaction; its (tenant, status) if that status
+    allows what is `wanted`, else UnknownRecommendation / RecommendationError."""
+    row = conn.execute(
+        "SELECT tenant_id, status FROM app.recommendations WHERE recommendation_id = %s FOR UPDATE",
+        (recommendation_id,),
+    ).fetchone()
+    if row is None or (tenant_id is not None and row[0] != tenant_id):
+        raise UnknownRecommendation(f"no recommendation {recommendation_id}")
+    if row[1] not in allowed_from:
+        raise RecommendationError(
+            f"recommendation {recommendation_id} is {row[1]}; it can be {wanted} only when "
+            f"{' or '.join(allowed_from)}"
+        )
+    return row[0], row[1]
 
 
 def _transition(
@@ -210,18 +242,7 @@ def _transition(
     tenant_id: str | None = None,
 ) -> Recommendation:
     with conn.transaction():
-        row = conn.execute(
-            "SELECT tenant_id, status FROM app.recommendations WHERE recommendation_id = %s "
-            "FOR UPDATE",
-            (recommendation_id,),
-        ).fetchone()
-        if row is None or (tenant_id is not None and row[0] != tenant_id):
-            raise RecommendationError(f"no recommendation {recommendation_id}")
-        if row[1] not in allowed_from:
-            raise RecommendationError(
-                f"recommendation {recommendation_id} is {row[1]}; it can be {to} only when "
-                f"{' or '.join(allowed_from)}"
-            )
+        row = _lock(conn, recommendation_id, tenant_id, allowed_from, to)
         conn.execute(
             sql.SQL(
                 "UPDATE app.recommendations SET status = %s{} WHERE recommendation_id = %s"
@@ -300,6 +321,47 @@ def mark_rolled_back(
         note,
         sql.SQL(", rolled_back_at = now()"),
     )
+
+
+ROLLBACK_REQUESTED = "rollback_requested"
+
+
+def request_rollback(
+    conn: psycopg.Connection,
+    recommendation_id: int,
+    actor: str,
+    note: str | None = None,
+    tenant_id: str | None = None,
+) -> Recommendation:
+    """Ask for an applied change to be rolled back by whoever holds the platform credentials
+    (the apply sensor, see `pending_rollbacks`): the request is an audit entry, the status
+    stays applied until the platform has the old budget back."""
+    with conn.transaction():
+        tenant, _ = _lock(conn, recommendation_id, tenant_id, ("applied",), "rolled back")
+        if recommendation_id in {r for r, _, _ in pending_rollbacks(conn, [recommendation_id])}:
+            raise RecommendationError(
+                f"a rollback of recommendation {recommendation_id} is already requested"
+            )
+        audit(conn, tenant, actor, ROLLBACK_REQUESTED, recommendation_id, {"note": note})
+    return get_recommendation(conn, recommendation_id)
+
+
+def pending_rollbacks(
+    conn: psycopg.Connection, recommendation_ids: list[int] | None = None
+) -> list[tuple[int, str, str | None]]:
+    """Applied recommendations with a rollback requested: (id, who asked, their note)."""
+    rows = conn.execute(
+        """SELECT DISTINCT ON (r.recommendation_id) r.recommendation_id, a.actor,
+                  a.details ->> 'note'
+           FROM app.recommendations AS r
+           JOIN app.audit_log AS a
+             ON a.recommendation_id = r.recommendation_id AND a.action = %s
+           WHERE r.status = 'applied'
+             AND (%s::bigint[] IS NULL OR r.recommendation_id = ANY(%s))
+           ORDER BY r.recommendation_id, a.audit_id DESC""",
+        (ROLLBACK_REQUESTED, recommendation_ids, recommendation_ids),
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def audit_trail(conn: psycopg.Connection, recommendation_id: int) -> list[dict[str, Any]]:

@@ -9,6 +9,9 @@ The API runs as its own process (one uvicorn worker, pool of 10, role bizo_api u
 the load generator (httpx, 64 connections) and the bare loop (psycopg async pool of 10,
 64 tasks: set_config + the endpoint's query per transaction) run here. Aim: dashboard reads
 at p95 under 50 ms. Both sides share this machine's cores, which the ratios account for.
+Leads, recommendations and curves are served from what the ML and agent assets wrote; this
+load runs neither, so those lines time the routes on the rows there are (none on a fresh
+bench database: the query and the HTTP path, not a full page).
 """
 
 from __future__ import annotations
@@ -168,9 +171,12 @@ def _start_api(port: int) -> subprocess.Popen:
     raise RuntimeError("the API did not become ready")
 
 
-def _endpoints(last: date) -> list[Endpoint]:
+def _endpoints(last: date, tenant: str) -> list[Endpoint]:
+    from agents.curves import LATEST_CURVES_SQL
+    from agents.store import recommendations_query
     from serving_api.params import DateRange
     from serving_api.routers.funnel import funnel_query
+    from serving_api.routers.leads import leads_query
     from serving_api.routers.performance import performance_query
 
     month = DateRange(last - timedelta(days=27), last)
@@ -210,6 +216,21 @@ def _endpoints(last: date) -> list[Endpoint]:
             params(quarter, group_by="source"),
             lambda: funnel_query(quarter, "source", "USD"),
         ),
+        # Pages ask for one row more than they show, to know whether another follows.
+        Endpoint("leads by score", "/v1/leads", {"limit": "50"}, lambda: leads_query(limit=51)),
+        Endpoint(
+            "leads tier 1 newest",
+            "/v1/leads",
+            {"tier": "1", "sort": "created_at", "limit": "50"},
+            lambda: leads_query("created_at", 51, tier=1),
+        ),
+        Endpoint(
+            "recommendations",
+            "/v1/recommendations",
+            {},
+            lambda: recommendations_query(tenant, None, 100),
+        ),
+        Endpoint("curves", "/v1/curves", {}, lambda: (LATEST_CURVES_SQL, {"tenant": tenant})),
     ]
 
 
@@ -296,7 +317,7 @@ def main() -> None:
     api = _start_api(port)
     try:
         token = issue_token(get_api_settings(), tenant)
-        asyncio.run(_bench(port, tenant, token, _endpoints(last), args.seconds))
+        asyncio.run(_bench(port, tenant, token, _endpoints(last, tenant), args.seconds))
     finally:
         os.killpg(api.pid, signal.SIGTERM)
         api.wait(timeout=30)

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
+from ml.embeddings import DIMENSIONS, MODEL_NAME
 from ml.settings import MlSettings, configure_torch, get_ml_settings, half_precision_safe
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-DIMENSIONS = 384
+__all__ = ["DIMENSIONS", "MAX_TOKENS", "MODEL_NAME", "TextEmbedder"]
 # The model was trained with sequences of at most 256 word pieces (sentence-transformers'
 # max_seq_length for it); longer text is truncated the same way.
 MAX_TOKENS = 256

@@ -11,6 +11,11 @@ import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
 
+# The model every stored vector comes from (ml.embedder loads it). Here, not there, so that
+# readers of stored vectors (ml.similarity, the API) need not import torch.
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSIONS = 384
+
 # Each entity type's current text, one row per (tenant_id, entity_id, content). Creatives:
 # the latest snapshot of each ad on each platform, headline and body joined; CRM notes: the
 # latest contact version (staging); company descriptions: the latest company version (raw:

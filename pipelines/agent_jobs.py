@@ -3,8 +3,8 @@ and a sensor that pushes approved budget changes to the ad platforms."""
 
 import dagster as dg
 
-from agents.ops import apply_approved
-from agents.store import list_recommendations
+from agents.ops import apply_approved, rollback_requested
+from agents.store import list_recommendations, pending_rollbacks
 from assets.agents import agent_reports, anomalies, recommendations, response_curves
 from assets.partitions import tenant_partitions
 from assets.resources import WarehouseResource
@@ -52,15 +52,18 @@ agent_schedules = [
 ]
 
 
-@dg.op(description="Push approved recommendations through the connectors' mutation calls.")
+@dg.op(
+    description="Push approved recommendations through the connectors' mutation calls, and "
+    "put back the previous budgets of applied changes whose rollback was requested."
+)
 def push_approved_budgets(
     context: dg.OpExecutionContext, warehouse: WarehouseResource
 ) -> dg.Output[int]:
     with warehouse.connect() as conn:
-        results = apply_approved(
-            conn, warehouse.credential_box(), dry_run=False, actor="apply-sensor"
-        )
-    for r in results:
+        box = warehouse.credential_box()
+        results = apply_approved(conn, box, dry_run=False, actor="apply-sensor")
+        rolled_back = rollback_requested(conn, box)
+    for r in [*results, *rolled_back]:
         if r.error:
             context.log.warning(f"#{r.recommendation_id} {r.platform} {r.campaign_id}: {r.error}")
     applied = sum(r.applied for r in results)
@@ -68,7 +71,8 @@ def push_approved_budgets(
         applied,
         metadata={
             "applied": applied,
-            "failed": sum(bool(r.error) for r in results),
+            "rolled_back": sum(r.applied for r in rolled_back),
+            "failed": sum(bool(r.error) for r in [*results, *rolled_back]),
             "changes": dg.MetadataValue.json(
                 [
                     {
@@ -97,15 +101,21 @@ def apply_budget_changes() -> None:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a push when recommendations are approved (by a person, or by the "
-    "auto-apply policy within its limits); a failed push stays approved and is retried.",
+    "auto-apply policy within its limits) or rollbacks requested (the API); a failed push "
+    "stays approved (or requested) and is retried.",
 )
 def apply_approved_sensor(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SensorResult:
     with warehouse.connect() as conn:
         approved = list_recommendations(conn, status="approved", limit=1000)
-    if not approved:
-        return dg.SensorResult(skip_reason="no approved recommendations")
-    # One run per set of approvals: the key changes when the set does.
-    newest = max(r.recommendation_id for r in approved)
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"apply:{newest}:{len(approved)}")])
+        rollbacks = pending_rollbacks(conn)
+    if not approved and not rollbacks:
+        return dg.SensorResult(skip_reason="no approved recommendations or requested rollbacks")
+    # One run per set of approvals and requests: the key changes when either set does.
+    newest = max(r.recommendation_id for r in approved) if approved else 0
+    asked = max(r[0] for r in rollbacks) if rollbacks else 0
+    key = f"apply:{newest}:{len(approved)}"
+    if rollbacks:
+        key += f":rollback:{asked}:{len(rollbacks)}"
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key)])

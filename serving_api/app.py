@@ -21,10 +21,15 @@ from serving_api.problems import (
 from serving_api.routers import (
     api_keys,
     attribution,
+    creatives,
+    curves,
     dashboard,
     funnel,
     health,
+    leads,
     performance,
+    recommendations,
+    reports,
     roi,
     webhooks,
 )
@@ -40,7 +45,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = make_pool(conninfo or api_database_uri(), max_size=pool_size)
+        app.state.conninfo = conninfo or api_database_uri()
+        app.state.pool = make_pool(app.state.conninfo, max_size=pool_size)
+        app.state.text_embedder = creatives.EmbedderHolder()
         await app.state.pool.open()
         try:
             await refuse_privileged_role(app.state.pool)
@@ -52,7 +59,8 @@ def create_app(
         title="Bizo API",
         version="0.2.0",
         description=(
-            "Marketing performance, funnel, attribution and ROI, tenant by tenant. "
+            "Marketing performance, funnel, attribution and ROI, scored leads, creative "
+            "search, budget recommendations and response curves, tenant by tenant. "
             "Authenticate with a bearer JWT (`bizo token`) or a dashboard key in `X-API-Key` "
             "(`bizo api-key`); the tenant is the credential's, and Postgres row-level security "
             "keeps every answer inside it. Errors are RFC 9457 problem details."
@@ -69,7 +77,8 @@ def create_app(
         HttpCacheMiddleware,
         prefix="/v1/",
         max_age_seconds=settings.cache_max_age_seconds,
-        uncached=("/v1/api-keys",),  # administration: always current
+        # Administration and decisions: always current.
+        uncached=("/v1/api-keys", "/v1/recommendations"),
     )
     app.add_middleware(
         CORSMiddleware,
@@ -80,7 +89,21 @@ def create_app(
         max_age=600,
     )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    routers = (health, performance, funnel, attribution, roi, api_keys, webhooks, dashboard)
+    routers = (
+        health,
+        performance,
+        funnel,
+        attribution,
+        roi,
+        leads,
+        creatives,
+        recommendations,
+        curves,
+        reports,
+        api_keys,
+        webhooks,
+        dashboard,
+    )
     for router in routers:
         app.include_router(router.router)
 

@@ -7,18 +7,23 @@ row-level security policies filter every query in it, and the setting ends with 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import psycopg
 from fastapi import Depends, Request
+from pgvector.psycopg import register_vector_async
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from serving_api.auth import CurrentPrincipal
+from serving_api.auth import CurrentPrincipal, Principal
 from warehouse.rls import TENANT_SETTING
+
+T = TypeVar("T")
 
 
 def make_pool(conninfo: str, max_size: int = 10) -> AsyncConnectionPool:
@@ -28,6 +33,7 @@ def make_pool(conninfo: str, max_size: int = 10) -> AsyncConnectionPool:
         max_size=max_size,
         open=False,
         kwargs={"row_factory": dict_row},
+        configure=register_vector_async,  # pgvector values in and out (similarity search)
     )
 
 
@@ -62,6 +68,36 @@ async def tenant_transaction(
                 "SELECT set_config(%s, %s, true)", (TENANT_SETTING, tenant_id), prepare=True
             )
             yield conn
+
+
+def _in_tenant_sync(
+    _conninfo: str, _tenant: str, _action: Callable[..., T], /, *args: object, **kwargs: object
+) -> T:
+    with psycopg.connect(_conninfo) as conn, conn.transaction():
+        conn.execute("SELECT set_config(%s, %s, true)", (TENANT_SETTING, _tenant))
+        return _action(conn, *args, **kwargs)
+
+
+async def run_in_tenant(
+    request: Request,
+    principal: Principal,
+    action: Callable[..., T],
+    /,
+    *args: object,
+    **kwargs: object,
+) -> T:
+    """Run a library function written for a sync psycopg connection (agents.store's state
+    changes) in a worker thread, on a connection as the API's role in one transaction scoped
+    to the caller's tenant: the same row-level security as every route, and the library's
+    own rules, not a copy of them. Committed when `action` returns, rolled back if it raises."""
+    return await asyncio.to_thread(
+        _in_tenant_sync,
+        request.app.state.conninfo,
+        principal.tenant_id,
+        action,
+        *args,
+        **kwargs,
+    )
 
 
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import Depends, HTTPException, Query, status
-from pydantic import PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer
 
 from serving_api.settings import ApiSettings, get_api_settings
 
@@ -16,6 +17,18 @@ Platform = Literal["google_ads", "meta", "linkedin"]
 # Exact decimals in JSON as plain digits: Postgres numerics like 0E-18 would otherwise come
 # out in exponent notation, which clients (and the OpenAPI pattern) do not read as amounts.
 Amount = Annotated[Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str)]
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day_only(value: object) -> object:
+    # Pydantic reads a number as seconds since 1970 (`?end=0` would be 1970-01-01): a day
+    # in a query is YYYY-MM-DD, as the OpenAPI `format: date` says, and nothing else.
+    if isinstance(value, str) and not _ISO_DAY.match(value):
+        raise ValueError("a day is written YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_day_only)]
 CampaignId = Annotated[
     str | None,
     Query(max_length=64, pattern=r"^[0-9A-Za-z_-]+$", description="Only this campaign."),
@@ -38,8 +51,8 @@ class DateRange:
 
 def date_range(
     settings: Annotated[ApiSettings, Depends(get_api_settings)],
-    start: Annotated[date, Query(description="First day, inclusive.", examples=["2026-06-01"])],
-    end: Annotated[date, Query(description="Last day, inclusive.", examples=["2026-06-30"])],
+    start: Annotated[IsoDate, Query(description="First day, inclusive.", examples=["2026-06-01"])],
+    end: Annotated[IsoDate, Query(description="Last day, inclusive.", examples=["2026-06-30"])],
 ) -> DateRange:
     if end < start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "end is before start")

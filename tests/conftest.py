@@ -31,6 +31,7 @@ from sandbox.landing import land_days
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import write_world
 from sandbox.world import generate_world
+from tests.api_fixtures import box, embedder, proposals, scored  # noqa: F401  (API tests')
 from tests.ml_world import ml_world  # noqa: F401  (the lead-score tests' year-long world)
 from tests.pipeline_window import END, WINDOW_START
 from warehouse import db

@@ -154,3 +154,78 @@ def test_headless_chromium_draws_the_dashboard(live_url, browser, tenants, conn)
             if sum(abs(a - b) for a, b in zip(pixel, rgb, strict=True)) < 40
         )
         assert near > 200, (hex_color, near)
+
+
+def test_the_top_leads_and_pending_recommendations_panels(
+    live_url, browser, client, tenants, conn, scored, proposals
+):
+    tenant = tenants[0]
+    # A viewer sees both panels, but no buttons, no credential in the page and no script.
+    client.post("/login", data={"token": issue_token(get_api_settings(), tenant)})
+    viewer_page = client.get("/").text
+    client.cookies.clear()
+    assert 'data-panel="top-leads"' in viewer_page
+    assert 'data-panel="pending-recommendations"' in viewer_page
+    assert "data-action" not in viewer_page and "data-credential" not in viewer_page
+    assert "<script" not in viewer_page
+
+    token = issue_token(get_api_settings(), tenant, "analyst", subject="dash-analyst")
+    browser.open(f"{live_url}/login")
+    browser.evaluate(f"document.getElementById('token').value = {json.dumps(token)}; 0")
+    browser.evaluate("document.querySelector('form.login').submit(); 0")
+    browser.wait_for("document.querySelector('[data-panel=\"top-leads\"]') !== null")
+    panels = browser.evaluate(
+        """(() => ({
+            leads: [...document.querySelectorAll('[data-panel="top-leads"] tr[data-lead]')]
+                .map(r => [Number(r.dataset.lead), Number(r.dataset.score),
+                           Number(r.dataset.tier), r.cells[3].textContent]),
+            pending: [...document.querySelectorAll('tr[data-recommendation]')]
+                .map(r => [Number(r.dataset.recommendation), r.dataset.status,
+                           r.querySelectorAll('button[data-action]').length]),
+        }))()"""
+    )
+    top = conn.execute(
+        """SELECT s.lead_id, s.score, s.tier, f.original_source FROM ml.lead_scores s
+           JOIN LATERAL (SELECT original_source FROM marts.funnel f
+                         WHERE f.tenant_id = s.tenant_id AND f.contact_id = s.lead_id::text
+                         LIMIT 1) f ON true
+           WHERE s.tenant_id = %s ORDER BY s.score DESC, s.lead_id LIMIT 10""",
+        (tenant,),
+    ).fetchall()
+    assert [lead[0] for lead in panels["leads"]] == [row[0] for row in top]
+    assert [lead[1] for lead in panels["leads"]] == pytest.approx([row[1] for row in top])
+    assert [(lead[2], lead[3]) for lead in panels["leads"]] == [(r[2], r[3]) for r in top]
+    mine = {r.recommendation_id for r in proposals[tenant]}
+    assert {p[0] for p in panels["pending"]} == mine  # this tenant's, and only those
+    assert all(status == "proposed" and buttons == 2 for _, status, buttons in panels["pending"])
+
+    chosen = panels["pending"][0][0]
+    browser.evaluate(
+        f'document.querySelector(\'tr[data-recommendation="{chosen}"] '
+        'button[data-action="approve"]\').click(); 0'
+    )
+    browser.wait_for(
+        f"document.querySelector('tr[data-recommendation=\"{chosen}\"]').dataset.status "
+        "=== 'approved'"
+    )
+    status, decided_by = conn.execute(
+        "SELECT status, decided_by FROM app.recommendations WHERE recommendation_id = %s",
+        (chosen,),
+    ).fetchone()
+    assert (status, decided_by) == ("approved", "dash-analyst")
+    # Reject, on another row, the same way.
+    other = panels["pending"][1][0]
+    browser.evaluate(
+        f'document.querySelector(\'tr[data-recommendation="{other}"] '
+        'button[data-action="reject"]\').click(); 0'
+    )
+    browser.wait_for(
+        f"document.querySelector('tr[data-recommendation=\"{other}\"]').dataset.status "
+        "=== 'rejected'"
+    )
+    assert (
+        conn.execute(
+            "SELECT status FROM app.recommendations WHERE recommendation_id = %s", (other,)
+        ).fetchone()[0]
+        == "rejected"
+    )

@@ -13,7 +13,7 @@ from importlib import resources
 
 import psycopg
 
-from warehouse.rls import enforce_tenant_policies
+from warehouse.rls import enforce_tenant_policies, grant_api_privileges
 
 log = logging.getLogger(__name__)
 
@@ -62,4 +62,5 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
             applied_now.append(migration)
         if applied_now:
             enforce_tenant_policies(conn)
+            grant_api_privileges(conn)
     return applied_now

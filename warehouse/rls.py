@@ -64,6 +64,35 @@ def enforce_tenant_policies(conn: psycopg.Connection) -> list[str]:
     return changed
 
 
+# What the API's role may do in `app` beyond migration 0030's reads (marts, ml, tenants):
+# the agent tables it serves and the decisions it records. Declared here and granted after
+# migrations, like the tenant policies, because a grant must follow its table, and these
+# tables come from migrations numbered after the API's own. Rows are still the policy's.
+API_TABLE_GRANTS: dict[str, tuple[str, ...]] = {
+    # Decisions change status and who decided; FOR UPDATE needs an UPDATE privilege.
+    "app.recommendations": ("SELECT", "UPDATE (status, decided_by, decided_at, decision_note)"),
+    "app.audit_log": ("SELECT", "INSERT"),
+    "app.response_curves": ("SELECT",),
+    "app.agent_reports": ("SELECT",),
+}
+
+
+def grant_api_privileges(conn: psycopg.Connection) -> None:
+    """Grant `API_TABLE_GRANTS` to the API's role (GRANT is idempotent). Run after
+    migrations; a table missing then is a bug in the declaration, not something to skip."""
+    for table_name, privileges in API_TABLE_GRANTS.items():
+        if conn.execute("SELECT to_regclass(%s)", (table_name,)).fetchone()[0] is None:
+            raise RuntimeError(f"API_TABLE_GRANTS names {table_name}, which no migration made")
+        schema, _, name = table_name.partition(".")
+        for privilege in privileges:
+            # The privilege texts are this module's constants, never input.
+            conn.execute(
+                sql.SQL("GRANT {} ON {} TO {}").format(
+                    sql.SQL(privilege), sql.Identifier(schema, name), sql.Identifier(API_ROLE)
+                )
+            )
+
+
 @cache
 def api_database_uri(settings: WarehouseSettings | None = None) -> str:
     """How the API connects: `BIZO_API_DATABASE_URL` when set (deployments may manage the

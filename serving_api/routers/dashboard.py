@@ -1,12 +1,18 @@
-"""The dashboard page at `/`: server-drawn SVG, no script and no CDN, behind a token login.
+"""The dashboard page at `/`: server-drawn SVG, no CDN, behind a token login.
 
 The login form takes a JWT or a dashboard API key and keeps it in an HttpOnly, SameSite=Strict
 cookie; every page view authenticates it again, exactly as the API does, and reads through
 the same RLS-bound transaction as the API routes.
+
+Viewers get a page without any script. For analysts and admins, who may decide on budget
+recommendations, the page carries one small inline script (allowed by a per-response nonce,
+nothing from elsewhere) whose Approve / Reject buttons call the API with the page's
+credential, so a decision goes through the same route, role check and audit as any client's.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from datetime import date, timedelta
 from html import escape
@@ -14,7 +20,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from psycopg.rows import class_row
 
+from agents.store import Recommendation, recommendations_query
 from serving_api.auth import (
     API_KEY_PREFIX,
     Principal,
@@ -26,6 +34,7 @@ from serving_api.db import tenant_transaction
 from serving_api.params import DateRange
 from serving_api.routers.attribution import AttributionComparison, load_comparison
 from serving_api.routers.funnel import FunnelResponse, load_funnel
+from serving_api.routers.leads import LeadPage, load_leads
 from serving_api.routers.performance import PerformanceResponse, load_performance
 from serving_api.settings import ApiSettings, get_api_settings
 
@@ -33,11 +42,41 @@ router = APIRouter(include_in_schema=False)
 
 COOKIE = "bizo_dashboard"
 DASHBOARD_DAYS = 28
-# No script at all; styles inline; forms post only here; never framed.
+TOP_LEADS = 10
+PENDING_SHOWN = 20
+# No script (or, for deciders, only the page's own nonce'd one, calling this origin); styles
+# inline; forms post only here; never framed.
 _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# Approve / Reject: POST to the API with the page's credential; the row shows the outcome.
+_DECIDE_SCRIPT = """
+const panel = document.getElementById('pending-recommendations');
+const credential = panel.dataset.credential;
+const headers = credential.startsWith('bizo_')
+  ? {'X-API-Key': credential} : {'Authorization': 'Bearer ' + credential};
+panel.querySelectorAll('button[data-action]').forEach(button => {
+  button.addEventListener('click', async () => {
+    const row = button.closest('tr[data-recommendation]');
+    const buttons = row.querySelectorAll('button[data-action]');
+    buttons.forEach(b => { b.disabled = true; });
+    const response = await fetch(
+      `/v1/recommendations/${row.dataset.recommendation}/${button.dataset.action}`,
+      {method: 'POST', headers});
+    const body = await response.json();
+    const status = row.querySelector('[data-status]');
+    if (response.ok) {
+      row.dataset.status = body.status;
+      status.textContent = body.status;
+      buttons.forEach(b => b.remove());
+    } else {
+      status.textContent = body.detail || body.title;
+      buttons.forEach(b => { b.disabled = false; });
+    }
+  });
+});
+"""
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#222}
 header{background:#1b2a41;color:#fff;padding:12px 24px;display:flex;justify-content:space-between}
@@ -51,15 +90,23 @@ padding:24px;border-radius:8px}textarea{width:100%;height:120px}.error{color:#d6
 button{background:#1b2a41;color:#fff;border:0;padding:8px 16px;border-radius:4px}
 table.models{border-collapse:collapse;font-size:12px}table.models td,table.models th{
 padding:4px 6px;text-align:right;border:1px solid #fff}
+table.list{border-collapse:collapse;font-size:13px;width:100%}table.list td,table.list th{
+padding:4px 6px;text-align:left;border-bottom:1px solid #eee}
+button.approve{background:#2ca02c}button.reject{background:#d62728;margin-left:4px}
 """
 
 
-def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+def _page(title: str, body: str, status_code: int = 200, script: str | None = None) -> HTMLResponse:
+    csp = _CSP
+    if script is not None:
+        nonce = secrets.token_urlsafe(16)
+        body += f'<script nonce="{nonce}">{script}</script>'
+        csp += f"; script-src 'nonce-{nonce}'; connect-src 'self'"
     html = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}'
         f"</title><style>{_STYLE}</style></head><body>{body}</body></html>"
     )
-    headers = {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff"}
+    headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"}
     return HTMLResponse(html, status_code=status_code, headers=headers)
 
 
@@ -138,9 +185,66 @@ async def dashboard(request: Request) -> Response:
         performance = await load_performance(conn, dates)
         funnel = await load_funnel(conn, dates)
         comparison = await load_comparison(conn, dates, "lead")
+        top_leads = await load_leads(conn, limit=TOP_LEADS)
+        query, params = recommendations_query(principal.tenant_id, "proposed", PENDING_SHOWN)
+        cursor = conn.cursor(row_factory=class_row(Recommendation))
+        pending = await (await cursor.execute(query, params)).fetchall()
     name = tenant["name"] if tenant else principal.tenant_id
+    decides = principal.may("analyst")
     body = _dashboard_body(name, principal, dates, performance, funnel, comparison)
-    return _page(f"Bizo — {name}", body)
+    panels = _top_leads_panel(top_leads) + _pending_panel(pending, credential if decides else None)
+    body = body.removesuffix("</main>") + panels + "</main>"
+    return _page(f"Bizo — {name}", body, script=_DECIDE_SCRIPT if decides and pending else None)
+
+
+def _top_leads_panel(page: LeadPage) -> str:
+    rows = "".join(
+        f'<tr data-lead="{lead.lead_id}" data-score="{lead.score:.6f}" data-tier="{lead.tier}">'
+        f"<td>{lead.lead_id}</td><td>{lead.score:.1%}</td><td>{lead.tier}</td>"
+        f"<td>{escape(lead.source or 'unknown')}</td><td>{lead.created_at:%b %d}</td></tr>"
+        for lead in page.items
+    )
+    table = (
+        '<table class="list" data-panel="top-leads"><tr><th>lead</th><th>score</th>'
+        f"<th>tier</th><th>source</th><th>created</th></tr>{rows}</table>"
+        if rows
+        else '<p data-panel="top-leads">No scored leads yet.</p>'
+    )
+    return f"<section><h2>Top leads</h2>{table}</section>"
+
+
+def _pending_panel(pending: list[Recommendation], credential: str | None) -> str:
+    """Proposals waiting for a decision; with Approve / Reject buttons for deciders (the
+    credential is on the panel only then, for the page's script)."""
+    rows = []
+    for rec in pending:
+        buttons = (
+            '<td><button class="approve" data-action="approve">Approve</button>'
+            '<button class="reject" data-action="reject">Reject</button></td>'
+            if credential
+            else ""
+        )
+        rows.append(
+            f'<tr data-recommendation="{rec.recommendation_id}" data-status="{rec.status}">'
+            f"<td>{escape(rec.platform)}</td><td>{escape(rec.campaign_id)}</td>"
+            f"<td>{rec.current_budget:,.2f} → {rec.proposed_budget:,.2f} "
+            f"{escape(rec.currency.strip())}</td>"
+            f"<td>{rec.expected_revenue_change:+,.2f}/day</td>"
+            f"<td data-status>{escape(rec.status)}</td>{buttons}</tr>"
+        )
+    credential_attribute = (
+        f' data-credential="{escape(credential, quote=True)}"' if credential else ""
+    )
+    table = (
+        '<table class="list"><tr><th>platform</th><th>campaign</th><th>daily budget</th>'
+        f"<th>expected</th><th>status</th></tr>{''.join(rows)}</table>"
+        if rows
+        else "<p>Nothing waits for a decision.</p>"
+    )
+    return (
+        f'<section id="pending-recommendations" data-panel="pending-recommendations"'
+        f"{credential_attribute}><h2>Pending recommendations</h2>{table}</section>"
+    )
 
 
 def _change(value: float | None) -> str:
