@@ -32,7 +32,7 @@ from agents.monitoring import Anomaly
 from agents.planning import CENT, ChannelCurve, Plan, money, plan_budgets, recommendation_for
 from agents.platforms import CampaignBudgetLine
 from agents.settings import AgentSettings
-from agents.store import NewRecommendation
+from warehouse.agent_store import NewRecommendation
 
 CREWAI_QUIET_ENV = {
     "CREWAI_DISABLE_TELEMETRY": "true",

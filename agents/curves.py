@@ -296,19 +296,46 @@ def fit_curve(
     )
 
 
-# -- stored curves (app.response_curves) ---------------------------------------------------
-# The latest channel-level curve per channel (also read by the API on its async connection).
-LATEST_CURVES_SQL = """
-SELECT DISTINCT ON (channel) channel, window_start, window_end, attribution_model, theta, beta,
-       half_saturation, shape, baseline, value_per_response, draws, r2, mape_holdout, n_days,
-       spend_min, spend_max, fitted_at
-FROM app.response_curves WHERE tenant_id = %(tenant)s AND campaign_id = ''
-ORDER BY channel, window_end DESC
-"""
+# -- charts and stored curves (app.response_curves) ------------------------------------------
+# How far past the highest observed daily spend a chart reaches: far enough to show the
+# saturation the optimizer would run into, not so far that the curve is mostly guesswork.
+CHART_REACH = 1.5
+CHART_POINTS = 25
+CHART_BAND = (10, 90)  # percentiles of the bootstrap draws
+
+
+def chart_points(
+    curve: ResponseCurve, value_per_response: float, points: int = CHART_POINTS
+) -> list[dict[str, float | None]]:
+    """The curve as a chart: expected incremental revenue a day at `points` constant daily
+    spends from 0 to CHART_REACH × the highest observed, once the spend has built its
+    adstock, with the CHART_BAND percentiles of the bootstrap draws (None without draws).
+    Stored with the curve, so whoever draws it needs none of this math."""
+    top = max(curve.spend_range[1], 1.0) * CHART_REACH
+    spend = np.linspace(0.0, top, points)
+    mean = curve.params.steady_response(spend) * value_per_response
+    band = None
+    if curve.draws:
+        draws = curve.steady_response_draws(spend) * value_per_response
+        band = np.percentile(draws, CHART_BAND, axis=0)
+
+    def finite(value: float) -> float | None:
+        return float(value) if np.isfinite(value) else None
+
+    return [
+        {
+            "spend": float(s),
+            "expected_revenue": float(m),
+            "lower": finite(band[0][i]) if band is not None else None,
+            "upper": finite(band[1][i]) if band is not None else None,
+        }
+        for i, (s, m) in enumerate(zip(spend, mean, strict=True))
+    ]
 
 
 def curve_from_record(record: dict) -> ResponseCurve:
-    """A stored curve (a row of `LATEST_CURVES_SQL`) as the fitted object."""
+    """A stored curve (a row of `warehouse.agent_store.LATEST_CURVES_SQL`) as the fitted
+    object."""
     return ResponseCurve(
         params=CurveParams(
             record["theta"],

@@ -11,7 +11,7 @@
 | `rollback_requested` | do the rollbacks asked for without credentials at hand (the API) |
 | `monitor` | the MonitoringAgent's checks, stored in `app.anomalies` |
 | `weekly_report` / `latest_report` | the ReportingAgent's Markdown summary |
-| `list_recommendations`, `approve`, `reject`, `audit_trail` | from agents.store |
+| `list_recommendations`, `approve`, `reject`, `audit_trail` | from warehouse.agent_store |
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from agents.crew import (
     run_reporting_agent,
 )
 from agents.curves import (
-    LATEST_CURVES_SQL,
     CurveFitError,
     ResponseCurve,
+    chart_points,
     curve_from_record,
     fit_curve,
 )
@@ -47,9 +47,10 @@ from agents.platforms import (
     push_budget,
     read_campaign_budgets,
 )
-from agents.reporting import latest_report, render_report, save_report, week_facts
+from agents.reporting import render_report, week_facts
 from agents.settings import AgentSettings
-from agents.store import (
+from warehouse.agent_store import (
+    LATEST_CURVES_SQL,
     Recommendation,
     RecommendationError,
     UnknownRecommendation,
@@ -57,12 +58,14 @@ from agents.store import (
     audit,
     audit_trail,
     get_recommendation,
+    latest_report,
     list_recommendations,
     mark_applied,
     mark_rolled_back,
     pending_rollbacks,
     reject,
     save_recommendations,
+    save_report,
 )
 from warehouse.crypto import CredentialBox
 
@@ -157,8 +160,9 @@ def store_curve(
         """INSERT INTO app.response_curves
                (tenant_id, channel, window_start, window_end, response, attribution_model,
                 theta, beta, half_saturation, shape, baseline, value_per_response, draws, r2,
-                mape_holdout, n_days, spend_min, spend_max)
-           VALUES (%s, %s, %s, %s, 'leads', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                mape_holdout, n_days, spend_min, spend_max, chart)
+           VALUES (%s, %s, %s, %s, 'leads', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+                   %s)
            ON CONFLICT (tenant_id, channel, campaign_id, window_end) DO UPDATE
            SET window_start = EXCLUDED.window_start, theta = EXCLUDED.theta,
                beta = EXCLUDED.beta, half_saturation = EXCLUDED.half_saturation,
@@ -167,7 +171,7 @@ def store_curve(
                r2 = EXCLUDED.r2, mape_holdout = EXCLUDED.mape_holdout,
                n_days = EXCLUDED.n_days, spend_min = EXCLUDED.spend_min,
                spend_max = EXCLUDED.spend_max, attribution_model = EXCLUDED.attribution_model,
-               fitted_at = now()""",
+               chart = EXCLUDED.chart, fitted_at = now()""",
         (
             tenant_id,
             channel,
@@ -186,6 +190,7 @@ def store_curve(
             record["n_days"],
             record["spend_min"],
             record["spend_max"],
+            Jsonb(chart_points(curve, value_per_lead)),
         ),
     )
 

@@ -27,7 +27,7 @@ from agents.guardrails import (
 from agents.optimizer import Allocation, AllocationError, ChannelInput, OptimizerSettings, optimize
 from agents.platforms import CampaignBudgetLine
 from agents.settings import AgentSettings
-from agents.store import NewRecommendation
+from warehouse.agent_store import NewRecommendation
 
 CENT = Decimal("0.01")
 MIN_RELATIVE_CHANGE = 0.01  # smaller moves are noise, not recommendations

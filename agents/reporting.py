@@ -127,32 +127,3 @@ def render_report(facts: WeekFacts) -> str:
     else:
         lines.append("No curves fitted yet.")
     return "\n".join(lines) + "\n"
-
-
-def save_report(
-    conn: psycopg.Connection, tenant_id: str, week_start: date, markdown: str, created_by: str
-) -> None:
-    if not markdown.strip().startswith("#"):
-        raise ValueError("a report must be Markdown starting with a heading")
-    conn.execute(
-        """INSERT INTO app.agent_reports (tenant_id, week_start, markdown, created_by)
-           VALUES (%s, %s, %s, %s)
-           ON CONFLICT (tenant_id, week_start) DO UPDATE
-           SET markdown = EXCLUDED.markdown, created_by = EXCLUDED.created_by,
-               created_at = now()""",
-        (tenant_id, week_start, markdown, created_by),
-    )
-
-
-# The newest weekly report (also read by the API on its async connection).
-LATEST_REPORT_SQL = """
-SELECT week_start, markdown, created_by, created_at FROM app.agent_reports
-WHERE tenant_id = %(tenant)s ORDER BY week_start DESC LIMIT 1
-"""
-
-
-def latest_report(conn: psycopg.Connection, tenant_id: str) -> dict[str, Any] | None:
-    row = conn.execute(LATEST_REPORT_SQL, {"tenant": tenant_id}).fetchone()
-    if row is None:
-        return None
-    return dict(zip(("week_start", "markdown", "created_by", "created_at"), row, strict=True))

@@ -172,12 +172,11 @@ def _start_api(port: int) -> subprocess.Popen:
 
 
 def _endpoints(last: date, tenant: str) -> list[Endpoint]:
-    from agents.curves import LATEST_CURVES_SQL
-    from agents.store import recommendations_query
     from serving_api.params import DateRange
     from serving_api.routers.funnel import funnel_query
     from serving_api.routers.leads import leads_query
     from serving_api.routers.performance import performance_query
+    from warehouse.agent_store import LATEST_CURVES_SQL, recommendations_query
 
     month = DateRange(last - timedelta(days=27), last)
     quarter = DateRange(last - timedelta(days=89), last)

@@ -177,10 +177,10 @@ def _observed_curves(conn, tenant: str, currency: str) -> dict[str, ChannelCurve
 def closed_loop(uri: str, control_uri: str, days: int) -> None:
     from agents.ops import apply_approved, auto_approve
     from agents.platforms import read_campaign_budgets
-    from agents.store import save_recommendations
     from bizo.demo import connect_demo_accounts
     from sandbox.advance import advance_world
     from sandbox.services import start_sandbox_services
+    from warehouse.agent_store import save_recommendations
     from warehouse.crypto import CredentialBox
     from warehouse.settings import get_settings
 

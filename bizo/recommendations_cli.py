@@ -33,8 +33,8 @@ def list_command(
     limit: int = 50,
 ) -> None:
     """Newest first."""
-    from agents.store import RecommendationError, list_recommendations
     from warehouse import db
+    from warehouse.agent_store import RecommendationError, list_recommendations
 
     try:
         with db.connect() as conn:
@@ -68,8 +68,8 @@ def list_command(
 @recommendations_app.command("show")
 def show_command(recommendation_id: int) -> None:
     """One recommendation with its rationale and audit trail."""
-    from agents.store import RecommendationError, audit_trail, get_recommendation
     from warehouse import db
+    from warehouse.agent_store import RecommendationError, audit_trail, get_recommendation
 
     try:
         with db.connect() as conn:
@@ -88,8 +88,8 @@ def approve_command(
     recommendation_id: int, by: Annotated[str | None, _BY] = None, note: str | None = None
 ) -> None:
     """Approve a proposal; the apply sensor (or `bizo recommendations apply`) pushes it."""
-    from agents.store import RecommendationError, approve
     from warehouse import db
+    from warehouse.agent_store import RecommendationError, approve
 
     try:
         with db.connect() as conn:
@@ -103,8 +103,8 @@ def approve_command(
 def reject_command(
     recommendation_id: int, by: Annotated[str | None, _BY] = None, note: str | None = None
 ) -> None:
-    from agents.store import RecommendationError, reject
     from warehouse import db
+    from warehouse.agent_store import RecommendationError, reject
 
     try:
         with db.connect() as conn:
@@ -149,8 +149,8 @@ def rollback_command(
 ) -> None:
     """Put an applied change's previous budget back on the platform."""
     from agents.ops import rollback
-    from agents.store import RecommendationError
     from warehouse import db
+    from warehouse.agent_store import RecommendationError
     from warehouse.crypto import CredentialBox
     from warehouse.settings import get_settings
 

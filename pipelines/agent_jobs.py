@@ -4,10 +4,10 @@ and a sensor that pushes approved budget changes to the ad platforms."""
 import dagster as dg
 
 from agents.ops import apply_approved, rollback_requested
-from agents.store import list_recommendations, pending_rollbacks
 from assets.agents import agent_reports, anomalies, recommendations, response_curves
 from assets.partitions import tenant_partitions
 from assets.resources import WarehouseResource
+from warehouse.agent_store import list_recommendations, pending_rollbacks
 
 curves_job = dg.define_asset_job(
     "agent_curves_weekly",

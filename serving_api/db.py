@@ -86,7 +86,7 @@ async def run_in_tenant(
     *args: object,
     **kwargs: object,
 ) -> T:
-    """Run a library function written for a sync psycopg connection (agents.store's state
+    """Run a library function written for a sync psycopg connection (warehouse.agent_store's state
     changes) in a worker thread, on a connection as the API's role in one transaction scoped
     to the caller's tenant: the same row-level security as every route, and the library's
     own rules, not a copy of them. Committed when `action` returns, rolled back if it raises."""

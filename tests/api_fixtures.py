@@ -13,13 +13,13 @@ from psycopg import sql
 from sklearn.metrics import roc_auc_score
 
 from agents.platforms import read_campaign_budgets
-from agents.store import NewRecommendation, save_recommendations
 from ml import registry
 from ml.embedder import TextEmbedder
 from ml.embeddings import refresh_embeddings
 from ml.features import load_leads
 from ml.lead_model import TrainingConfig, train_lead_model
 from ml.scoring import score_leads
+from warehouse.agent_store import NewRecommendation, save_recommendations
 from warehouse.crypto import CredentialBox
 from warehouse.settings import get_settings
 

@@ -19,18 +19,18 @@ from agents.monitoring import detect_anomalies, open_anomalies, record_anomalies
 from agents.ops import apply_approved, auto_approve, rollback, weekly_report
 from agents.planning import ChannelCurve
 from agents.platforms import read_campaign_budgets
-from agents.reporting import latest_report
 from agents.settings import AgentSettings
-from agents.store import (
+from bizo.cli import app
+from warehouse.agent_store import (
     NewRecommendation,
     RecommendationError,
     approve,
     audit_trail,
+    latest_report,
     list_recommendations,
     reject,
     save_recommendations,
 )
-from bizo.cli import app
 from warehouse.crypto import CredentialBox
 from warehouse.settings import get_settings
 

@@ -1,5 +1,5 @@
 """Recommendations, response curves and the weekly report through the API: decisions by
-analysts and admins through agents.store's rules, recorded with who acted; a rollback asked
+analysts and admins through warehouse.agent_store's rules, recorded with who acted; a rollback asked
 through the API and carried out by the apply sensor against the platform sandboxes; and every
 row inside its tenant."""
 
@@ -15,17 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from agents.curves import CurveParams, fit_curve, predict
+from agents.curves import CHART_POINTS, CurveParams, fit_curve, predict
 from agents.ops import store_curve, weekly_report
 from agents.platforms import read_campaign_budgets
-from agents.reporting import latest_report
 from agents.settings import AgentSettings
-from agents.store import audit_trail, get_recommendation
 from pipelines.definitions import defs
 from serving_api.auth import issue_token
 from serving_api.settings import get_api_settings
 from tests.api_fixtures import CYCLE
 from tests.api_support import app_client, auth
+from warehouse.agent_store import audit_trail, get_recommendation, latest_report
 from warehouse.rls import api_database_uri
 
 
@@ -86,7 +85,7 @@ def test_analysts_approve_and_reject_and_are_recorded(client, tenants, proposals
     assert trail[-1]["details"] == {"from": "proposed", "note": "looks right"}
     assert audit_trail(conn, second.recommendation_id)[-1]["actor"] == "boss@example.com"
 
-    # The transition rules are agents.store's: approving twice or a rejected one is a 409.
+    # The transition rules are warehouse.agent_store's: approving twice or a rejected one is a 409.
     for path in (
         f"/v1/recommendations/{first.recommendation_id}/approve",
         f"/v1/recommendations/{second.recommendation_id}/approve",
@@ -200,14 +199,14 @@ def stored_curves(built, tenants, warehouse_uri) -> Iterator[dict]:
 
 
 def test_curves_are_sampled_with_bands_for_charts(client, tenants, stored_curves):
-    body = client.get("/v1/curves", params={"points": 11}, headers=auth(tenants[0])).json()
+    body = client.get("/v1/curves", headers=auth(tenants[0])).json()
     [curve] = body["curves"]
     fitted = stored_curves["curve"]
     assert curve["channel"] == "paid_search" and curve["draws"] == len(fitted.draws) == 20
     assert curve["parameters"]["theta"] == pytest.approx(fitted.params.theta)
     points = curve["points"]
     spends = np.array([p["spend"] for p in points])
-    assert len(points) == 11 and spends[0] == 0
+    assert len(points) == CHART_POINTS and spends[0] == 0  # drawn by the agents at fit time
     assert spends[-1] == pytest.approx(fitted.spend_range[1] * 1.5)
     expected = fitted.params.steady_response(spends) * stored_curves["value"]
     assert [p["expected_revenue"] for p in points] == pytest.approx(expected.tolist())
@@ -217,7 +216,7 @@ def test_curves_are_sampled_with_bands_for_charts(client, tenants, stored_curves
     assert all(p["lower"] <= p["upper"] for p in points)
     assert all(p["lower"] <= p["expected_revenue"] * 1.05 + 1e-6 for p in points[1:])
     # The true curve the data came from sits near the fit at the observed median spend.
-    middle = points[5]
+    middle = points[len(points) // 2]
     truth = float(TRUE_CURVE.steady_response(middle["spend"])) * stored_curves["value"]
     assert middle["expected_revenue"] == pytest.approx(truth, rel=0.25)
     # Another tenant sees no curve of this one.

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
-from typing import Annotated
 
-import numpy as np
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from agents.curves import LATEST_CURVES_SQL, curve_from_record
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
 from serving_api.params import tenant_currency
+from warehouse.agent_store import LATEST_CURVES_SQL
 
 router = APIRouter(prefix="/v1/curves", tags=["curves"])
-
-# How far past the highest observed daily spend the grid reaches: far enough to show the
-# saturation the optimizer would run into, not so far that the curve is mostly guesswork.
-GRID_REACH = 1.5
-BAND = (10, 90)  # percentiles of the bootstrap draws
 
 
 class CurveParameters(BaseModel):
@@ -38,8 +31,8 @@ class CurvePoint(BaseModel):
         description="Incremental revenue a day once that spend has built its adstock.",
         examples=[612.5],
     )
-    lower: float | None = Field(description=f"{BAND[0]}th percentile of the draws.")
-    upper: float | None = Field(description=f"{BAND[1]}th percentile of the draws.")
+    lower: float | None = Field(description="10th percentile of the bootstrap draws.")
+    upper: float | None = Field(description="90th percentile of the bootstrap draws.")
 
 
 class ChannelCurve(BaseModel):
@@ -68,43 +61,17 @@ def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def sample_curve(record: dict, points: int) -> tuple[list[CurvePoint], int]:
-    """The stored curve on `points` spends from 0 to GRID_REACH × the highest observed."""
-    curve = curve_from_record(record)
-    value = record["value_per_response"]
-    top = max(record["spend_max"], 1.0) * GRID_REACH
-    spend = np.linspace(0.0, top, points)
-    mean = curve.params.steady_response(spend) * value
-    band = None
-    if curve.draws:
-        draws = curve.steady_response_draws(spend) * value
-        band = np.percentile(draws, BAND, axis=0)
-    return [
-        CurvePoint(
-            spend=float(s),
-            expected_revenue=float(m),
-            lower=_finite(band[0][i]) if band is not None else None,
-            upper=_finite(band[1][i]) if band is not None else None,
-        )
-        for i, (s, m) in enumerate(zip(spend, mean, strict=True))
-    ], len(curve.draws)
-
-
 @router.get("", operation_id="get_response_curves", response_model=CurvesResponse)
-async def curves(
-    principal: CurrentPrincipal,
-    conn: TenantConnection,
-    points: Annotated[int, Query(ge=2, le=200, description="Spends sampled per curve.")] = 25,
-) -> CurvesResponse:
+async def curves(principal: CurrentPrincipal, conn: TenantConnection) -> CurvesResponse:
     """Each paid channel's latest response curve: its parameters and fit quality, and
-    expected incremental revenue per day across a grid of daily spends, with a band from the
-    bootstrap draws."""
+    expected incremental revenue per day across a grid of daily spends (0 to 1.5× the
+    highest observed), with a band from the bootstrap draws; the agents draw the grid when
+    they fit the curve."""
     rows = await (
         await conn.execute(LATEST_CURVES_SQL, {"tenant": principal.tenant_id}, prepare=True)
     ).fetchall()
     channels = []
     for row in rows:
-        sampled, draws = sample_curve(row, points)
         channels.append(
             ChannelCurve(
                 **{k: row[k] for k in ("channel", "window_start", "window_end")},
@@ -118,9 +85,9 @@ async def curves(
                 n_days=row["n_days"],
                 spend_min=row["spend_min"],
                 spend_max=row["spend_max"],
-                draws=draws,
+                draws=len(row["draws"]),
                 fitted_at=row["fitted_at"],
-                points=sampled,
+                points=[CurvePoint(**point) for point in row["chart"]],
             )
         )
     return CurvesResponse(currency=await tenant_currency(conn), curves=channels)

@@ -22,7 +22,6 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg.rows import class_row
 
-from agents.store import Recommendation, recommendations_query
 from serving_api.auth import (
     API_KEY_PREFIX,
     Principal,
@@ -37,6 +36,7 @@ from serving_api.routers.funnel import FunnelResponse, load_funnel
 from serving_api.routers.leads import LeadPage, load_leads
 from serving_api.routers.performance import PerformanceResponse, load_performance
 from serving_api.settings import ApiSettings, get_api_settings
+from warehouse.agent_store import Recommendation, recommendations_query
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,5 +1,5 @@
 """Budget recommendations (app.recommendations) and the decisions on them. The state changes
-are agents.store's own functions, run on a connection bound to the caller's tenant (see
+are warehouse.agent_store's own functions, run on a connection bound to the caller's tenant (see
 `run_in_tenant`), so the API follows the same transition rules and audit log as the CLI and
 the Dagster sensor. Rolling back needs the platform's credentials, which the API's role cannot
 read: the API records the request and the apply sensor carries it out."""
@@ -13,17 +13,17 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from psycopg.rows import class_row
 from pydantic import BaseModel, Field
 
-from agents import store
 from serving_api.auth import AnalystPrincipal, CurrentPrincipal
 from serving_api.db import TenantConnection, run_in_tenant
 from serving_api.params import Amount
 from serving_api.problems import Problem
+from warehouse import agent_store
 
 router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
 
 Status = Literal["proposed", "approved", "rejected", "applied", "rolled_back", "superseded"]
 RecommendationId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-assert set(Status.__args__) == set(store.STATUSES)  # type: ignore[attr-defined]
+assert set(Status.__args__) == set(agent_store.STATUSES)  # type: ignore[attr-defined]
 
 
 class RecommendationOut(BaseModel):
@@ -51,7 +51,7 @@ class RecommendationOut(BaseModel):
     rolled_back_at: datetime | None
 
     @classmethod
-    def of(cls, rec: store.Recommendation) -> RecommendationOut:
+    def of(cls, rec: agent_store.Recommendation) -> RecommendationOut:
         return cls(**{**rec.as_dict(), "currency": rec.currency.strip()})
 
 
@@ -71,8 +71,8 @@ async def list_recommendations(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[RecommendationOut]:
     """The tenant's recommendations, newest first."""
-    query, params = store.recommendations_query(principal.tenant_id, status_filter, limit)
-    cursor = conn.cursor(row_factory=class_row(store.Recommendation))
+    query, params = agent_store.recommendations_query(principal.tenant_id, status_filter, limit)
+    cursor = conn.cursor(row_factory=class_row(agent_store.Recommendation))
     await cursor.execute(query, params)
     return [RecommendationOut.of(rec) for rec in await cursor.fetchall()]
 
@@ -94,11 +94,11 @@ async def _decide(
             decision.note if decision else None,
             tenant_id=principal.tenant_id,
         )
-    except store.UnknownRecommendation as error:
+    except agent_store.UnknownRecommendation as error:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no recommendation {recommendation_id} for this tenant"
         ) from error
-    except store.RecommendationError as error:
+    except agent_store.RecommendationError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
     return RecommendationOut.of(rec)
 
@@ -122,7 +122,7 @@ async def approve(
 ) -> RecommendationOut:
     """Approve a proposed change (analysts and admins); the apply sensor pushes it to the
     platform. The caller is recorded as the decider and in the audit log."""
-    return await _decide(request, principal, store.approve, recommendation_id, decision)
+    return await _decide(request, principal, agent_store.approve, recommendation_id, decision)
 
 
 @router.post(
@@ -138,7 +138,7 @@ async def reject(
     decision: Decision | None = None,
 ) -> RecommendationOut:
     """Reject a proposed (or approved, not yet applied) change (analysts and admins)."""
-    return await _decide(request, principal, store.reject, recommendation_id, decision)
+    return await _decide(request, principal, agent_store.reject, recommendation_id, decision)
 
 
 @router.post(
@@ -157,4 +157,6 @@ async def rollback(
     """Ask for an applied change to be rolled back (analysts and admins). Accepted: the apply
     sensor puts the previous budget back on the platform, as the caller, and marks it
     rolled back; until then it stays applied."""
-    return await _decide(request, principal, store.request_rollback, recommendation_id, decision)
+    return await _decide(
+        request, principal, agent_store.request_rollback, recommendation_id, decision
+    )

@@ -7,9 +7,9 @@ from datetime import date, datetime
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
-from agents.reporting import LATEST_REPORT_SQL
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
+from warehouse.agent_store import LATEST_REPORT_SQL
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 

@@ -371,3 +371,47 @@ def audit_trail(conn: psycopg.Connection, recommendation_id: int) -> list[dict[s
         (recommendation_id,),
     ).fetchall()
     return [{"at": r[0], "actor": r[1], "action": r[2], "details": r[3]} for r in rows]
+
+
+# -- weekly reports (app.agent_reports) ----------------------------------------------------
+
+
+def save_report(
+    conn: psycopg.Connection, tenant_id: str, week_start: date, markdown: str, created_by: str
+) -> None:
+    if not markdown.strip().startswith("#"):
+        raise ValueError("a report must be Markdown starting with a heading")
+    conn.execute(
+        """INSERT INTO app.agent_reports (tenant_id, week_start, markdown, created_by)
+           VALUES (%s, %s, %s, %s)
+           ON CONFLICT (tenant_id, week_start) DO UPDATE
+           SET markdown = EXCLUDED.markdown, created_by = EXCLUDED.created_by,
+               created_at = now()""",
+        (tenant_id, week_start, markdown, created_by),
+    )
+
+
+# The newest weekly report (also read by the API on its async connection).
+LATEST_REPORT_SQL = """
+SELECT week_start, markdown, created_by, created_at FROM app.agent_reports
+WHERE tenant_id = %(tenant)s ORDER BY week_start DESC LIMIT 1
+"""
+
+
+def latest_report(conn: psycopg.Connection, tenant_id: str) -> dict[str, Any] | None:
+    row = conn.execute(LATEST_REPORT_SQL, {"tenant": tenant_id}).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("week_start", "markdown", "created_by", "created_at"), row, strict=True))
+
+
+# -- stored response curves (app.response_curves) -------------------------------------------
+# The latest channel-level curve per channel, with the chart the agents drew from it (also
+# read by the API on its async connection, which needs no curve math).
+LATEST_CURVES_SQL = """
+SELECT DISTINCT ON (channel) channel, window_start, window_end, attribution_model, theta, beta,
+       half_saturation, shape, baseline, value_per_response, draws, r2, mape_holdout, n_days,
+       spend_min, spend_max, chart, fitted_at
+FROM app.response_curves WHERE tenant_id = %(tenant)s AND campaign_id = ''
+ORDER BY channel, window_end DESC
+"""
