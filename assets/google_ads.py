@@ -66,13 +66,16 @@ def google_ads_click_views(
         rows: list[ClickViewRow] = []
         served_from = None
         with google_ads.connector(account, stats) as connector:
-            day = window.start
-            while day <= window.end:
+            # Newest first: past the first day Google no longer serves, none older is served
+            # either, so a long backfill asks once, not once per expired day.
+            day = window.end
+            while day >= window.start:
                 try:
                     rows += connector.fetch_click_views(account.account_id, day)
                 except ClickViewDateTooOld:
                     served_from = day + timedelta(days=1)
-                day += timedelta(days=1)
+                    break
+                day -= timedelta(days=1)
         return Fetched(rows, served_from=served_from)
 
     return ingest(context, warehouse, platform="google_ads", table=CLICK_VIEWS, fetch=fetch)
