@@ -1,6 +1,8 @@
 """Agent ops on a clock: weekly curves, daily monitoring and recommendations, weekly reports,
 and a sensor that pushes approved budget changes to the ad platforms."""
 
+import time
+
 import dagster as dg
 
 from agents.ops import apply_approved, rollback_requested
@@ -8,6 +10,8 @@ from assets.agents import agent_reports, anomalies, recommendations, response_cu
 from assets.partitions import tenant_partitions
 from assets.resources import WarehouseResource
 from warehouse.agent_store import list_recommendations, pending_rollbacks
+
+PUSH_RETRY_SECONDS = 15 * 60  # how long a failed push waits before the sensor tries again
 
 curves_job = dg.define_asset_job(
     "agent_curves_weekly",
@@ -112,10 +116,16 @@ def apply_approved_sensor(
         rollbacks = pending_rollbacks(conn)
     if not approved and not rollbacks:
         return dg.SensorResult(skip_reason="no approved recommendations or requested rollbacks")
-    # One run per set of approvals and requests: the key changes when either set does.
-    newest = max(r.recommendation_id for r in approved) if approved else 0
-    asked = max(r[0] for r in rollbacks) if rollbacks else 0
-    key = f"apply:{newest}:{len(approved)}"
-    if rollbacks:
-        key += f":rollback:{asked}:{len(rollbacks)}"
+    key = apply_run_key(
+        [r.recommendation_id for r in approved], [r[0] for r in rollbacks], time.time()
+    )
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key)])
+
+
+def apply_run_key(approved: list[int], rollbacks: list[int], now: float) -> str:
+    """One run per set of approvals and rollback requests, and one more per retry period
+    while a set stays pending (a push that failed leaves its approvals as they were)."""
+    key = f"apply:{max(approved, default=0)}:{len(approved)}"
+    if rollbacks:
+        key += f":rollback:{max(rollbacks)}:{len(rollbacks)}"
+    return f"{key}:try:{int(now // PUSH_RETRY_SECONDS)}"

@@ -7,6 +7,7 @@ import psycopg
 import pytest
 
 from agents.data import channel_series
+from pipelines.agent_jobs import PUSH_RETRY_SECONDS, apply_run_key
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
 from tests.pipeline_window import END, WINDOW_START
@@ -63,6 +64,15 @@ def test_the_apply_sensor_waits_for_approvals(instance, world):
     with dg.build_sensor_context(instance=instance, resources=defs.resources) as context:
         result = sensor(context)
     assert not result.run_requests and "no approved" in result.skip_reason.skip_message
+
+
+def test_a_pending_push_is_retried_once_per_period_and_a_new_approval_starts_at_once():
+    now = 1_800_000_000.0
+    first = apply_run_key([7, 9], [], now)
+    assert apply_run_key([9, 7], [], now + 60) == first  # the same set, the same period
+    assert apply_run_key([7, 9], [], now + PUSH_RETRY_SECONDS) != first  # retried
+    assert apply_run_key([7, 9, 12], [], now + 60) != first  # a new approval
+    assert "rollback" in apply_run_key([], [3], now)
 
 
 def test_the_agent_schedules_ask_for_every_tenant(instance, tenants):
