@@ -30,9 +30,9 @@ from pydantic import BaseModel, Field
 from agents.guardrails import PLATFORM_MINIMUMS, ChangeContext, GuardrailViolation, check_change
 from agents.monitoring import Anomaly
 from agents.planning import CENT, ChannelCurve, Plan, money, plan_budgets, recommendation_for
-from agents.platforms import CampaignBudgetLine
 from agents.settings import AgentSettings
 from warehouse.agent_store import NewRecommendation
+from warehouse.budgets import CampaignBudgetLine
 
 CREWAI_QUIET_ENV = {
     "CREWAI_DISABLE_TELEMETRY": "true",

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import psycopg
 
-from agents.platforms import AD_PLATFORMS
+from warehouse.budgets import AD_PLATFORMS
 
 
 @dataclass(frozen=True)

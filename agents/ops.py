@@ -40,13 +40,7 @@ from agents.curves import (
 from agents.data import channel_series, recent_spend
 from agents.monitoring import detect_anomalies, open_anomalies, record_anomalies
 from agents.planning import ChannelCurve
-from agents.platforms import (
-    CampaignBudgetLine,
-    ConnectorFactory,
-    open_connector,
-    push_budget,
-    read_campaign_budgets,
-)
+from agents.platforms import BudgetPort, push_budget, read_campaign_budgets
 from agents.reporting import render_report, week_facts
 from agents.settings import AgentSettings
 from warehouse.agent_store import (
@@ -67,6 +61,7 @@ from warehouse.agent_store import (
     save_recommendations,
     save_report,
 )
+from warehouse.budgets import CampaignBudgetLine
 from warehouse.crypto import CredentialBox
 
 __all__ = [
@@ -242,7 +237,8 @@ def recommend(
     cycle_date: date,
     settings: AgentSettings,
     llm: Any | None = None,
-    open_with: ConnectorFactory = open_connector,
+    *,
+    platforms: BudgetPort,
 ) -> CycleResult:
     """Run the OptimizationAgent for one tenant and store its recommendations. The data
     window ends the day before `cycle_date`; budgets are read live from the platforms."""
@@ -250,7 +246,7 @@ def recommend(
     series = channel_series(
         conn, tenant_id, end - timedelta(days=13), end, settings.attribution_model
     )
-    lines: list[CampaignBudgetLine] = read_campaign_budgets(conn, box, tenant_id, open_with)
+    lines: list[CampaignBudgetLine] = read_campaign_budgets(conn, box, tenant_id, platforms)
     toolbox = OptimizationToolbox(
         tenant_id=tenant_id,
         cycle_date=cycle_date,
@@ -348,7 +344,7 @@ def apply_approved(
     dry_run: bool = True,
     tenant_id: str | None = None,
     actor: str = "apply",
-    open_with: ConnectorFactory = open_connector,
+    platforms: BudgetPort,
 ) -> list[ApplyResult]:
     """Push every approved recommendation to its platform (a dry run by default: says what
     would be pushed and pushes nothing). A failed push leaves the recommendation approved
@@ -368,7 +364,7 @@ def apply_approved(
             )
             continue
         try:
-            amount = push_budget(conn, box, _line(rec), rec.proposed_budget, open_with)
+            amount = push_budget(conn, box, _line(rec), rec.proposed_budget, platforms)
         except Exception as error:  # noqa: BLE001 - any platform failure is recorded, not fatal
             audit(
                 conn,
@@ -408,7 +404,8 @@ def rollback(
     actor: str,
     note: str | None = None,
     tenant_id: str | None = None,
-    open_with: ConnectorFactory = open_connector,
+    *,
+    platforms: BudgetPort,
 ) -> Recommendation:
     """Put an applied change's previous budget back on the platform, then mark it rolled
     back (if the platform refuses, nothing is marked and the error is raised)."""
@@ -420,14 +417,15 @@ def rollback(
             f"recommendation {recommendation_id} is {rec.status}; only an applied change can be "
             "rolled back"
         )
-    push_budget(conn, box, _line(rec), rec.current_budget, open_with)
+    push_budget(conn, box, _line(rec), rec.current_budget, platforms)
     return mark_rolled_back(conn, recommendation_id, actor, note)
 
 
 def rollback_requested(
     conn: psycopg.Connection,
     box: CredentialBox,
-    open_with: ConnectorFactory = open_connector,
+    *,
+    platforms: BudgetPort,
 ) -> list[ApplyResult]:
     """Roll back every applied change someone asked to roll back (`store.request_rollback`,
     e.g. through the API, which holds no platform credentials), each as its requester. A
@@ -437,7 +435,7 @@ def rollback_requested(
         rec = get_recommendation(conn, recommendation_id)
         error = None
         try:
-            rollback(conn, box, recommendation_id, requester, note, open_with=open_with)
+            rollback(conn, box, recommendation_id, requester, note, platforms=platforms)
         except Exception as failure:  # noqa: BLE001 - any platform failure is recorded, not fatal
             conn.rollback()
             error = str(failure)

@@ -25,9 +25,9 @@ from agents.guardrails import (
     relative_change,
 )
 from agents.optimizer import Allocation, AllocationError, ChannelInput, OptimizerSettings, optimize
-from agents.platforms import CampaignBudgetLine
 from agents.settings import AgentSettings
 from warehouse.agent_store import NewRecommendation
+from warehouse.budgets import CampaignBudgetLine
 
 CENT = Decimal("0.01")
 MIN_RELATIVE_CHANGE = 0.01  # smaller moves are noise, not recommendations

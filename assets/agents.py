@@ -11,6 +11,7 @@ from agents.ops import auto_approve, fit_curves, monitor, recommend, weekly_repo
 from agents.settings import get_agent_settings
 from assets.partitions import tenant_partitions
 from assets.resources import WarehouseResource
+from connectors.budgets import ConnectorBudgets
 
 MARTS = [
     dg.AssetKey(["marts", "ad_performance_daily"]),
@@ -102,6 +103,7 @@ def recommendations(
             cycle,
             settings,
             build_llm(settings),
+            platforms=ConnectorBudgets(),
         )
         approved = auto_approve(conn, context.partition_key, cycle, settings)
     return dg.MaterializeResult(

@@ -178,6 +178,7 @@ def closed_loop(uri: str, control_uri: str, days: int) -> None:
     from agents.ops import apply_approved, auto_approve
     from agents.platforms import read_campaign_budgets
     from bizo.demo import connect_demo_accounts
+    from connectors.budgets import ConnectorBudgets
     from sandbox.advance import advance_world
     from sandbox.services import start_sandbox_services
     from warehouse.agent_store import save_recommendations
@@ -213,7 +214,7 @@ def closed_loop(uri: str, control_uri: str, days: int) -> None:
                         if day % 7 == 0:
                             curves[tenant] = _observed_curves(conn, tenant, currency.strip())
                         spend_now = _recent_spend(conn, tenant, currency.strip())
-                        lines = read_campaign_budgets(conn, box, tenant)
+                        lines = read_campaign_budgets(conn, box, tenant, ConnectorBudgets())
                         plan = plan_budgets(
                             tenant, cycle, curves[tenant], lines, spend_now, {}, settings, "auto"
                         )
@@ -221,7 +222,10 @@ def closed_loop(uri: str, control_uri: str, days: int) -> None:
                         auto_approve(conn, tenant, cycle, settings)
                     conn.commit()
                     applied += sum(
-                        r.applied for r in apply_approved(conn, box, dry_run=False, actor="bench")
+                        r.applied
+                        for r in apply_approved(
+                            conn, box, dry_run=False, actor="bench", platforms=ConnectorBudgets()
+                        )
                     )
                 advance_world(uri, 1)
                 advance_world(control_uri, 1)

@@ -122,6 +122,7 @@ def apply_command(
 ) -> None:
     """Push approved changes to the ad platforms. A dry run unless --push."""
     from agents.ops import apply_approved
+    from connectors.budgets import ConnectorBudgets
     from warehouse import db
     from warehouse.crypto import CredentialBox
     from warehouse.settings import get_settings
@@ -133,6 +134,7 @@ def apply_command(
             dry_run=not push,
             tenant_id=tenant,
             actor=_who(by),
+            platforms=ConnectorBudgets(),
         )
     for r in results:
         state = "applied" if r.applied else ("FAILED: " + r.error if r.error else "would apply")
@@ -149,6 +151,7 @@ def rollback_command(
 ) -> None:
     """Put an applied change's previous budget back on the platform."""
     from agents.ops import rollback
+    from connectors.budgets import ConnectorBudgets
     from warehouse import db
     from warehouse.agent_store import RecommendationError
     from warehouse.crypto import CredentialBox
@@ -157,7 +160,12 @@ def rollback_command(
     try:
         with db.connect() as conn:
             rec = rollback(
-                conn, CredentialBox.from_settings(get_settings()), recommendation_id, _who(by), note
+                conn,
+                CredentialBox.from_settings(get_settings()),
+                recommendation_id,
+                _who(by),
+                note,
+                platforms=ConnectorBudgets(),
             )
     except (RecommendationError, LookupError) as error:
         _fail(error)

@@ -9,6 +9,7 @@ from agents.ops import apply_approved, rollback_requested
 from assets.agents import agent_reports, anomalies, recommendations, response_curves
 from assets.partitions import tenant_partitions
 from assets.resources import WarehouseResource
+from connectors.budgets import ConnectorBudgets
 from warehouse.agent_store import list_recommendations, pending_rollbacks
 
 PUSH_RETRY_SECONDS = 15 * 60  # how long a failed push waits before the sensor tries again
@@ -65,8 +66,11 @@ def push_approved_budgets(
 ) -> dg.Output[int]:
     with warehouse.connect() as conn:
         box = warehouse.credential_box()
-        results = apply_approved(conn, box, dry_run=False, actor="apply-sensor")
-        rolled_back = rollback_requested(conn, box)
+        platforms = ConnectorBudgets()
+        results = apply_approved(
+            conn, box, dry_run=False, actor="apply-sensor", platforms=platforms
+        )
+        rolled_back = rollback_requested(conn, box, platforms=platforms)
     for r in [*results, *rolled_back]:
         if r.error:
             context.log.warning(f"#{r.recommendation_id} {r.platform} {r.campaign_id}: {r.error}")

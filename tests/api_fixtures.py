@@ -13,6 +13,7 @@ from psycopg import sql
 from sklearn.metrics import roc_auc_score
 
 from agents.platforms import read_campaign_budgets
+from connectors.budgets import ConnectorBudgets
 from ml import registry
 from ml.embedder import TextEmbedder
 from ml.embeddings import refresh_embeddings
@@ -67,7 +68,10 @@ def proposals(built, sandbox, tenants, box, warehouse_uri) -> Iterator[dict[str,
     saved = {}
     with psycopg.connect(warehouse_uri) as conn:
         for tenant in tenants:
-            lines = {line.platform: line for line in read_campaign_budgets(conn, box, tenant)}
+            lines = {
+                line.platform: line
+                for line in read_campaign_budgets(conn, box, tenant, ConnectorBudgets())
+            }
             saved[tenant] = save_recommendations(
                 conn,
                 [

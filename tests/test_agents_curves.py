@@ -22,8 +22,8 @@ from agents.curves import (
 from agents.guardrails import ChangeContext, GuardrailViolation, check_change
 from agents.optimizer import AllocationError, ChannelInput, OptimizerSettings, optimize
 from agents.planning import ChannelCurve, plan_budgets
-from agents.platforms import CampaignBudgetLine
 from agents.settings import AgentSettings
+from warehouse.budgets import CampaignBudgetLine
 
 TRUTH = {
     "google_ads": (CurveParams(0.15, 12.0, 380.0, 1.6), 270.0),

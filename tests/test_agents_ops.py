@@ -21,6 +21,7 @@ from agents.planning import ChannelCurve
 from agents.platforms import read_campaign_budgets
 from agents.settings import AgentSettings
 from bizo.cli import app
+from connectors.budgets import ConnectorBudgets
 from warehouse.agent_store import (
     NewRecommendation,
     RecommendationError,
@@ -82,7 +83,7 @@ def test_a_cycle_saved_twice_is_stored_once_and_decisions_are_audited(
     world, sandbox, tenants, box, clean
 ):
     with psycopg.connect(world) as conn:
-        line = read_campaign_budgets(conn, box, tenants[0])[0]
+        line = read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())[0]
         first = save_recommendations(conn, [_proposal(line, "1.1")])
         again = save_recommendations(conn, [_proposal(line, "1.2")])
         assert [r.recommendation_id for r in first] == [r.recommendation_id for r in again]
@@ -117,31 +118,35 @@ def test_a_cycle_saved_twice_is_stored_once_and_decisions_are_audited(
 
 def test_approved_changes_reach_the_platforms_and_roll_back(world, sandbox, tenants, box, clean):
     with psycopg.connect(world) as conn:
-        lines = read_campaign_budgets(conn, box, tenants[0])
+        lines = read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())
         picked = {line.platform: line for line in lines}
         saved = save_recommendations(conn, [_proposal(line, "1.15") for line in picked.values()])
         # Dry run by default: nothing is pushed while nothing is approved, or approved only.
         for rec in saved:
             approve(conn, rec.recommendation_id, "ana")
-        dry = apply_approved(conn, box)
+        dry = apply_approved(conn, box, platforms=ConnectorBudgets())
         assert len(dry) == 3 and not any(r.applied for r in dry)
-        assert read_campaign_budgets(conn, box, tenants[0]) == lines
-        pushed = apply_approved(conn, box, dry_run=False, actor="apply-sensor")
+        assert read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets()) == lines
+        pushed = apply_approved(
+            conn, box, dry_run=False, actor="apply-sensor", platforms=ConnectorBudgets()
+        )
         assert all(r.applied for r in pushed) and len(pushed) == 3
         now = {
             (x.platform, x.campaign_id): x.daily_budget
-            for x in read_campaign_budgets(conn, box, tenants[0])
+            for x in read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())
         }
         for rec in saved:
             assert now[(rec.platform, rec.campaign_id)] == rec.proposed_budget
         # Applying again pushes nothing: nothing is approved any more.
-        assert apply_approved(conn, box, dry_run=False) == []
+        assert apply_approved(conn, box, dry_run=False, platforms=ConnectorBudgets()) == []
         meta = next(r for r in saved if r.platform == "meta")
-        back = rollback(conn, box, meta.recommendation_id, "ana", "CPA went up")
+        back = rollback(
+            conn, box, meta.recommendation_id, "ana", "CPA went up", platforms=ConnectorBudgets()
+        )
         assert back.status == "rolled_back"
         now = {
             (x.platform, x.campaign_id): x.daily_budget
-            for x in read_campaign_budgets(conn, box, tenants[0])
+            for x in read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())
         }
         assert now[("meta", meta.campaign_id)] == meta.current_budget
         assert [e["action"] for e in audit_trail(conn, meta.recommendation_id)] == [
@@ -151,18 +156,20 @@ def test_approved_changes_reach_the_platforms_and_roll_back(world, sandbox, tena
             "rolled_back",
         ]
         with pytest.raises(RecommendationError, match="only an applied change"):
-            rollback(conn, box, meta.recommendation_id, "ana")
+            rollback(conn, box, meta.recommendation_id, "ana", platforms=ConnectorBudgets())
 
 
 def test_a_failed_push_stays_approved_and_is_audited(world, sandbox, tenants, box, clean):
     with psycopg.connect(world) as conn:
         line = next(
-            x for x in read_campaign_budgets(conn, box, tenants[0]) if x.platform == "linkedin"
+            x
+            for x in read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())
+            if x.platform == "linkedin"
         )
         # Under LinkedIn's minimum of 10: the platform refuses it.
         [rec] = save_recommendations(conn, [_proposal(line, "1", proposed_budget=Decimal("5.00"))])
         approve(conn, rec.recommendation_id, "ana")
-        [result] = apply_approved(conn, box, dry_run=False)
+        [result] = apply_approved(conn, box, dry_run=False, platforms=ConnectorBudgets())
         assert not result.applied and "at least 10" in result.error
         assert (
             list_recommendations(conn, status="approved")[0].recommendation_id
@@ -175,7 +182,7 @@ def test_auto_apply_approves_only_small_changes_and_only_when_enabled(
     world, sandbox, tenants, box, clean
 ):
     with psycopg.connect(world) as conn:
-        lines = read_campaign_budgets(conn, box, tenants[0])
+        lines = read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())
         save_recommendations(
             conn,
             [
@@ -207,7 +214,7 @@ def _toolbox(lines) -> OptimizationToolbox:
 
 def _lines(world, box, tenant):
     with psycopg.connect(world) as conn:
-        return read_campaign_budgets(conn, box, tenant)
+        return read_campaign_budgets(conn, box, tenant, ConnectorBudgets())
 
 
 def test_without_a_model_the_planner_runs_the_tools_and_proposes(world, sandbox, tenants, box):
@@ -355,12 +362,12 @@ def test_anomalies_are_stored_once_block_changes_and_resolve(world, tenants, cle
 
 def test_the_weekly_report_says_what_changed_and_why(world, sandbox, tenants, box, clean):
     with psycopg.connect(world) as conn:
-        line = read_campaign_budgets(conn, box, tenants[0])[0]
+        line = read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())[0]
         [rec] = save_recommendations(
             conn, [_proposal(line, "1.1", rationale="Raise it: marginal ROAS 2.1 vs 1.3.")]
         )
         approve(conn, rec.recommendation_id, "ana")
-        apply_approved(conn, box, dry_run=False)
+        apply_approved(conn, box, dry_run=False, platforms=ConnectorBudgets())
         markdown = weekly_report(conn, tenants[0], CYCLE - timedelta(days=CYCLE.weekday()))
         assert markdown.startswith(f"# {tenants[0]}")
         assert "1 budget change(s) applied" in markdown and "marginal ROAS 2.1" in markdown
@@ -371,7 +378,7 @@ def test_the_weekly_report_says_what_changed_and_why(world, sandbox, tenants, bo
 def test_the_cli_approves_rejects_and_lists(world, sandbox, tenants, box, clean):
     runner = CliRunner()
     with psycopg.connect(world) as conn:
-        lines = read_campaign_budgets(conn, box, tenants[0])
+        lines = read_campaign_budgets(conn, box, tenants[0], ConnectorBudgets())
         saved = save_recommendations(conn, [_proposal(lines[0], "1.1"), _proposal(lines[1], "0.9")])
     first, second = (str(r.recommendation_id) for r in saved)
     result = runner.invoke(app, ["recommendations", "approve", first, "--by", "ana"])

@@ -19,6 +19,7 @@ from agents.curves import CHART_POINTS, CurveParams, fit_curve, predict
 from agents.ops import store_curve, weekly_report
 from agents.platforms import read_campaign_budgets
 from agents.settings import AgentSettings
+from connectors.budgets import ConnectorBudgets
 from pipelines.definitions import defs
 from serving_api.auth import issue_token
 from serving_api.settings import get_api_settings
@@ -146,7 +147,7 @@ def test_a_rollback_asked_through_the_api_is_done_by_the_apply_sensor(
     with psycopg.connect(warehouse_uri) as conn:
         assert get_recommendation(conn, rec.recommendation_id).status == "applied"
         live = {(x.platform, x.campaign_id): x.daily_budget for x in read_campaign_budgets(
-            conn, box, tenant)}  # fmt: skip
+            conn, box, tenant, ConnectorBudgets())}  # fmt: skip
     assert live[("meta", rec.campaign_id)] == rec.proposed_budget
 
     asked = client.post(
@@ -165,7 +166,7 @@ def test_a_rollback_asked_through_the_api_is_done_by_the_apply_sensor(
         done = get_recommendation(conn, rec.recommendation_id)
         trail = audit_trail(conn, rec.recommendation_id)
         live = {(x.platform, x.campaign_id): x.daily_budget for x in read_campaign_budgets(
-            conn, box, tenant)}  # fmt: skip
+            conn, box, tenant, ConnectorBudgets())}  # fmt: skip
     assert done.status == "rolled_back"
     assert live[("meta", rec.campaign_id)] == rec.current_budget
     assert [(e["actor"], e["action"]) for e in trail][-2:] == [

@@ -41,12 +41,6 @@ MAY_IMPORT = {
     "agents": {"warehouse"},
     "serving_api": {"warehouse", "ml"},
 }
-# Where the code departs from the table, and why; a new departure fails the test.
-KNOWN_DEPARTURES = {
-    # The closed loop: agents read and push campaign budgets through the connectors'
-    # mutation calls. Inverting it (the asset hands agents a platform port) is still to do.
-    ("agents/platforms.py", "connectors"),
-}
 
 
 @pytest.mark.parametrize("package", sorted(MAY_IMPORT))
@@ -56,7 +50,7 @@ def test_each_folder_imports_only_what_the_architecture_allows(package):
         for p in _python_files(package)
         for imported in _imports(p) & OUR_PACKAGES - {package} - MAY_IMPORT[package]
     }
-    assert offenders <= KNOWN_DEPARTURES, sorted(offenders - KNOWN_DEPARTURES)
+    assert offenders == set()
 
 
 @pytest.mark.parametrize("package", LIBRARIES)

@@ -10,6 +10,7 @@ import pytest
 from google.ads.googleads.errors import GoogleAdsException
 
 from agents.platforms import push_budget, read_campaign_budgets
+from connectors.budgets import ConnectorBudgets
 from connectors.google_ads.client import to_api_error
 from connectors.linkedin.client import LinkedInApiError
 from connectors.meta.client import proportional_split
@@ -32,7 +33,7 @@ def undo_changes(world: str) -> Iterator[None]:
 
 def _lines(world, box, tenant):
     with psycopg.connect(world) as conn:
-        return read_campaign_budgets(conn, box, tenant)
+        return read_campaign_budgets(conn, box, tenant, ConnectorBudgets())
 
 
 @pytest.mark.parametrize("platform", ["google_ads", "meta", "linkedin"])
@@ -58,7 +59,7 @@ def test_a_pushed_budget_reads_back_and_is_stored_for_the_world(
     target = lines[0]
     new_amount = (target.daily_budget * Decimal("1.2")).quantize(Decimal("0.01"))
     with psycopg.connect(world) as conn:
-        assert push_budget(conn, box, target, new_amount) == new_amount
+        assert push_budget(conn, box, target, new_amount, ConnectorBudgets()) == new_amount
     after = {line.campaign_id: line.daily_budget for line in _lines(world, box, tenant)}
     assert after[target.campaign_id] == new_amount
     assert all(after[line.campaign_id] == line.daily_budget for line in lines[1:])
@@ -83,12 +84,12 @@ def test_invalid_budgets_are_refused_by_the_platforms(world, sandbox, tenants, b
     with psycopg.connect(world) as conn:
         # LinkedIn's minimum daily budget is 10 in the account currency.
         with pytest.raises(LinkedInApiError, match="at least 10"):
-            push_budget(conn, box, by_platform["linkedin"], Decimal("5.00"))
+            push_budget(conn, box, by_platform["linkedin"], Decimal("5.00"), ConnectorBudgets())
         with pytest.raises(ValueError, match="positive"):
-            push_budget(conn, box, by_platform["google_ads"], Decimal("0"))
+            push_budget(conn, box, by_platform["google_ads"], Decimal("0"), ConnectorBudgets())
         missing = replace(by_platform["google_ads"], campaign_id="1")
         with pytest.raises(LookupError, match="campaign 1"):
-            push_budget(conn, box, missing, Decimal("10.00"))
+            push_budget(conn, box, missing, Decimal("10.00"), ConnectorBudgets())
         assert conn.execute("SELECT count(*) FROM sandbox.budget_changes").fetchone()[0] == 0
 
 
@@ -97,7 +98,7 @@ def test_the_google_ads_sandbox_refuses_a_budget_of_another_customer(
 ):
     from google.api_core import protobuf_helpers
 
-    from agents.platforms import open_connector
+    from connectors.budgets import open_connector
     from warehouse.control import active_connections
 
     with psycopg.connect(world) as conn:
