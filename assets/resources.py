@@ -8,17 +8,14 @@ import dagster as dg
 import psycopg
 
 from connectors.crm.client import CrmConnector
+from connectors.factory import open_connector
 from connectors.fx import FxConnector
 from connectors.google_ads.client import GoogleAdsConnector
 from connectors.linkedin.client import LinkedInConnector
 from connectors.meta.client import MetaConnector
 from connectors.retry import CallStats
 from connectors.settings import (
-    CrmSettings,
     FxSettings,
-    GoogleAdsSettings,
-    LinkedInSettings,
-    MetaSettings,
 )
 from warehouse import db
 from warehouse.control import Connection
@@ -51,15 +48,7 @@ class GoogleAdsResource(dg.ConfigurableResource):
     def connector(
         self, connection: Connection, stats: CallStats | None = None
     ) -> GoogleAdsConnector:
-        settings = GoogleAdsSettings()
-        return GoogleAdsConnector(
-            developer_token=settings.developer_token,
-            login_customer_id=connection.config.get("login_customer_id"),
-            endpoint=settings.endpoint,
-            ca_cert_path=settings.ca_cert_path,
-            access_token=connection.credentials["access_token"],
-            stats=stats,
-        )
+        return open_connector(connection, stats)
 
 
 class LinkedInResource(dg.ConfigurableResource):
@@ -68,38 +57,21 @@ class LinkedInResource(dg.ConfigurableResource):
     def connector(
         self, connection: Connection, stats: CallStats | None = None
     ) -> LinkedInConnector:
-        settings = LinkedInSettings()
-        return LinkedInConnector(
-            access_token=connection.credentials["access_token"],
-            base_url=settings.base_url,
-            version=settings.version,
-            stats=stats,
-        )
+        return open_connector(connection, stats)
 
 
 class MetaResource(dg.ConfigurableResource):
     """Meta Marketing API (or the sandbox, when BIZO_META_BASE_URL points at it)."""
 
     def connector(self, connection: Connection, stats: CallStats | None = None) -> MetaConnector:
-        settings = MetaSettings()
-        return MetaConnector(
-            access_token=connection.credentials["access_token"],
-            base_url=settings.base_url,
-            api_version=settings.api_version,
-            report_poll_seconds=settings.report_poll_seconds,
-            stats=stats,
-        )
+        return open_connector(connection, stats)
 
 
 class CrmResource(dg.ConfigurableResource):
     """The tenant's CRM (HubSpot-style REST; the sandbox when BIZO_CRM_BASE_URL points at it)."""
 
     def connector(self, connection: Connection, stats: CallStats | None = None) -> CrmConnector:
-        return CrmConnector(
-            access_token=connection.credentials["access_token"],
-            base_url=CrmSettings().base_url,
-            stats=stats,
-        )
+        return open_connector(connection, stats)
 
 
 class FxResource(dg.ConfigurableResource):

@@ -13,39 +13,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from connectors.google_ads.client import GoogleAdsConnector
-from connectors.linkedin.client import LinkedInConnector
-from connectors.meta.client import MetaConnector, budget_from_minor_units
-from connectors.settings import GoogleAdsSettings, LinkedInSettings, MetaSettings
+from connectors.factory import open_connector
+from connectors.meta.client import budget_from_minor_units
 from warehouse.budgets import CampaignBudgetLine
 from warehouse.control import Connection
 
 ConnectorFactory = Callable[[Connection], Any]
-
-
-def open_connector(connection: Connection) -> Any:
-    """The platform's connector for a connection, configured from the process settings."""
-    token = connection.credentials["access_token"]
-    if connection.platform == "google_ads":
-        settings = GoogleAdsSettings()
-        return GoogleAdsConnector(
-            developer_token=settings.developer_token,
-            login_customer_id=connection.config.get("login_customer_id"),
-            endpoint=settings.endpoint,
-            ca_cert_path=settings.ca_cert_path,
-            access_token=token,
-        )
-    if connection.platform == "meta":
-        settings = MetaSettings()
-        return MetaConnector(
-            access_token=token, base_url=settings.base_url, api_version=settings.api_version
-        )
-    if connection.platform == "linkedin":
-        settings = LinkedInSettings()
-        return LinkedInConnector(
-            access_token=token, base_url=settings.base_url, version=settings.version
-        )
-    raise ValueError(f"{connection.platform} has no budgets to change")
 
 
 class ConnectorBudgets:

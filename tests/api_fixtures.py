@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 from sklearn.metrics import roc_auc_score
 
+from agents.planning import recommendation_for
 from agents.platforms import read_campaign_budgets
 from connectors.budgets import ConnectorBudgets
 from ml import registry
@@ -20,7 +21,7 @@ from ml.embeddings import refresh_embeddings
 from ml.features import load_leads
 from ml.lead_model import TrainingConfig, train_lead_model
 from ml.scoring import score_leads
-from warehouse.agent_store import NewRecommendation, save_recommendations
+from warehouse.agent_store import save_recommendations
 from warehouse.crypto import CredentialBox
 from warehouse.settings import get_settings
 
@@ -75,20 +76,11 @@ def proposals(built, sandbox, tenants, box, warehouse_uri) -> Iterator[dict[str,
             saved[tenant] = save_recommendations(
                 conn,
                 [
-                    NewRecommendation(
-                        tenant_id=tenant,
-                        cycle_date=CYCLE,
-                        platform=line.platform,
-                        channel=line.platform,
-                        account_id=line.account_id,
-                        campaign_id=line.campaign_id,
-                        budget_id=line.budget_id,
-                        currency=line.currency,
-                        current_budget=line.daily_budget,
-                        proposed_budget=(line.daily_budget * Decimal("1.1")).quantize(
-                            Decimal("0.01")
-                        ),
-                        expected_revenue_change=Decimal("10.00"),
+                    recommendation_for(
+                        line,
+                        CYCLE,
+                        (line.daily_budget * Decimal("1.1")).quantize(Decimal("0.01")),
+                        expected=Decimal("10.00"),
                         confidence=0.7,
                         rationale=f"test: more for {line.platform}",
                         requires_approval=True,

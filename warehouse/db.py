@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from functools import cache
 
 import psycopg
+from psycopg import sql
 
 from warehouse.migrate import migrate
 from warehouse.server import ServerAddress, ensure_database, server_address
@@ -65,8 +66,6 @@ def analyze_schema(conn: psycopg.Connection, schema: str = "raw") -> None:
     """Refresh the planner's statistics for every table in `schema`. After a bulk load (a
     history backfill, a test world) autovacuum has not caught up yet, and a transform planned
     on empty statistics picks nested loops that run for hours instead of seconds."""
-    from psycopg import sql
-
     tables = conn.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (schema,)
     ).fetchall()
