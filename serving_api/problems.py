@@ -8,6 +8,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -79,6 +80,13 @@ async def _validation_error(request: Request, error: Exception) -> ProblemRespon
     return problem_response(request, 422, summary or "invalid request", errors=errors)
 
 
+async def _unstorable_value(request: Request, error: Exception) -> ProblemResponse:
+    """A value that passed validation but that Postgres cannot hold (a NUL character in
+    text, a number out of its column's range) is the caller's input, not our fault."""
+    assert isinstance(error, psycopg.DataError)
+    return problem_response(request, 422, f"a value cannot be stored: {error}")
+
+
 async def _unexpected_error(request: Request, error: Exception) -> ProblemResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(request, 500, "internal error; it has been logged")
@@ -87,6 +95,7 @@ async def _unexpected_error(request: Request, error: Exception) -> ProblemRespon
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(psycopg.DataError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected_error)
 
 

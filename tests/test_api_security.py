@@ -245,6 +245,16 @@ def test_api_key_lifecycle(client, tenants, conn):
     assert revoked.status_code == 401
 
 
+def test_a_value_postgres_cannot_hold_is_a_422_problem(client, tenants):
+    """The fuzzer's find: a NUL character passes validation but no text column takes it."""
+    response = client.post(
+        "/v1/api-keys", json={"name": "\u0000"}, headers=auth(tenants[0], role="admin")
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "cannot be stored" in response.json()["detail"]
+
+
 def test_unknown_or_malformed_api_keys_are_401(client):
     assert (
         client.get("/v1/performance", params=RANGE, headers={"X-API-Key": "bizo_nope"}).status_code
