@@ -1,8 +1,13 @@
 """The dbt project as Dagster assets, through one translator."""
 
-import json
+import hashlib
+import os
+import shutil
 import sys
+import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,18 +45,93 @@ def dbt_window_tags(start: date, end: date) -> dict[str, str]:
     return {MIN_DATE_TAG: start.isoformat(), MAX_DATE_TAG: end.isoformat()}
 
 
-def dbt_build_args(tags: Mapping[str, str], today: date) -> list[str]:
-    """`dbt build` arguments for a run: its tagged window, else the days the morning loads
-    touch (the lookback through today: tenants' local days straddle UTC), or a full
-    refresh. Pure, so the window logic is tested without dbt."""
+# Where dbt reads the window an incremental run rebuilds (macros/partition_window.sql).
+MIN_DATE_ENV = "BIZO_DBT_MIN_DATE"
+MAX_DATE_ENV = "BIZO_DBT_MAX_DATE"
+
+
+@dataclass(frozen=True)
+class DbtBuild:
+    """One run's `dbt build`: its arguments, and the window it rebuilds as the environment
+    variables dbt reads it from (empty: a full refresh)."""
+
+    args: list[str]
+    window_env: dict[str, str] = field(default_factory=dict)
+
+
+def dbt_build(tags: Mapping[str, str], today: date) -> DbtBuild:
+    """The `dbt build` for a run: its tagged window, else the days the morning loads touch
+    (the lookback through today: tenants' local days straddle UTC), or a full refresh.
+    Pure, so the window logic is tested without dbt."""
     if tags.get(FULL_REFRESH_TAG, "").lower() == "true":
-        return ["build", "--full-refresh"]
-    start = tags.get(MIN_DATE_TAG) or (today - timedelta(days=LOOKBACK_DAYS + 1)).isoformat()
-    end = tags.get(MAX_DATE_TAG) or today.isoformat()
-    window = {"min_date": date.fromisoformat(start), "max_date": date.fromisoformat(end)}
-    if window["max_date"] < window["min_date"]:
+        return DbtBuild(["build", "--full-refresh"])
+    start = date.fromisoformat(
+        tags.get(MIN_DATE_TAG) or (today - timedelta(days=LOOKBACK_DAYS + 1)).isoformat()
+    )
+    end = date.fromisoformat(tags.get(MAX_DATE_TAG) or today.isoformat())
+    if end < start:
         raise ValueError(f"dbt window ends ({end}) before it starts ({start})")
-    return ["build", "--vars", json.dumps({k: v.isoformat() for k, v in window.items()})]
+    # Not --vars: dbt re-parses the whole project whenever its --vars change, i.e. daily.
+    return DbtBuild(["build"], {MIN_DATE_ENV: start.isoformat(), MAX_DATE_ENV: end.isoformat()})
+
+
+@contextmanager
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """This process's environment with `values` set (None: unset), restored on exit:
+    dagster-dbt hands dbt the process environment and takes none of its own."""
+    saved = {key: os.environ.get(key) for key in values}
+
+    def apply(changes: Mapping[str, str | None]) -> None:
+        for key, value in changes.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    apply(values)
+    try:
+        yield
+    finally:
+        apply(saved)
+
+
+def partial_parse_cache(dbt_env: Mapping[str, str]) -> Path:
+    """Where the parse state for this warehouse connection is kept between dbt invocations.
+    dbt throws its parse state away when the connection differs from the one it parsed
+    with (and `dbt parse` at build time cannot know the runtime database), so each
+    connection keeps its own; dbt still re-parses whatever files changed."""
+    connection = "|".join(
+        dbt_env.get(key, "")
+        for key in ("BIZO_PG_HOST", "BIZO_PG_PORT", "BIZO_PG_USER", "BIZO_PG_DATABASE")
+    )
+    digest = hashlib.sha256(connection.encode()).hexdigest()[:16]
+    return DBT_PROJECT_DIR / "target" / "partial_parse" / f"{digest}.msgpack"
+
+
+def invocation_target_path(step_name: str, run_id: str, parse_cache: Path) -> Path:
+    """A fresh target folder for one dbt invocation, seeded with the cached parse state."""
+    target = DBT_PROJECT_DIR / "target" / f"{step_name}-{run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    target.mkdir(parents=True)
+    if parse_cache.exists():
+        shutil.copyfile(parse_cache, target / "partial_parse.msgpack")
+    return target
+
+
+def invocation_targets(run_id: str) -> list[Path]:
+    """The target folders of a run's dbt invocations (dbt.log, run_results.json), in order."""
+    found = (DBT_PROJECT_DIR / "target").glob(f"*-{run_id[:7]}-*")
+    return sorted(found, key=lambda target: target.stat().st_mtime)
+
+
+def keep_parse_state(target: Path, parse_cache: Path) -> None:
+    """Save the invocation's parse state for the next one (atomically: runs may overlap)."""
+    produced = target / "partial_parse.msgpack"
+    if not produced.exists():
+        return
+    parse_cache.parent.mkdir(parents=True, exist_ok=True)
+    staged = parse_cache.with_suffix(f".{uuid.uuid4().hex[:7]}.tmp")
+    shutil.copyfile(produced, staged)
+    os.replace(staged, parse_cache)
 
 
 class BizoDbtTranslator(DagsterDbtTranslator):
@@ -82,10 +162,23 @@ class BizoDbtTranslator(DagsterDbtTranslator):
 def bizo_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    warehouse.export_dbt_env()
-    args = dbt_build_args(context.run.tags, today=date.today())
-    context.log.info(f"dbt {' '.join(args)}")
-    yield from dbt.cli(args, context=context).stream()
+    build = dbt_build(context.run.tags, today=date.today())
+    dbt_env = warehouse.dbt_env()
+    parse_cache = partial_parse_cache(dbt_env)
+    target = invocation_target_path(
+        context.op_execution_context.op.name, context.run.run_id, parse_cache
+    )
+    window = {MIN_DATE_ENV: None, MAX_DATE_ENV: None, **build.window_env}
+    context.log.info(f"dbt {' '.join(build.args)} window={build.window_env or 'everything'}")
+    # A test runs with the step that builds all its parents: dbt's default ("eager") would
+    # also run attribution_credits' relationship test in the step before the credits are
+    # rebuilt, because its other parent (the tenants) is built there. Dagster overrides this
+    # when it selects checks one by one.
+    selection = {"DBT_INDIRECT_SELECTION": "buildable"}
+    with environment({**dbt_env, **window, **selection}):
+        invocation = dbt.cli(build.args, context=context, target_path=target)
+    yield from invocation.stream()
+    keep_parse_state(target, parse_cache)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -1,6 +1,5 @@
 """Dagster resources: thin handles on the libraries' own settings objects."""
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,9 +36,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def credential_box(self) -> CredentialBox:
         return CredentialBox.from_settings(get_settings())
 
-    def export_dbt_env(self) -> None:
-        """dagster-dbt passes this process's environment to dbt, so profiles.yml sees these."""
-        os.environ.update(db.dbt_env())
+    def dbt_env(self) -> dict[str, str]:
+        """The variables dbt_project/profiles.yml reads, for this warehouse."""
+        return db.dbt_env()
 
 
 class GoogleAdsResource(dg.ConfigurableResource):

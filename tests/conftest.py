@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from assets.dbt import FULL_REFRESH_TAG
 from assets.partitions import tenant_partitions
 from bizo.demo import connect_demo_accounts, ingest_window
 from pipelines.definitions import defs
@@ -158,8 +159,10 @@ def loaded(instance: dg.DagsterInstance, tenants: list[str], landed: Path) -> li
 
 @pytest.fixture(scope="session")
 def built(loaded: list[str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """Every model built and every dbt test run over every row, as `bizo demo` builds (a
+    daily run tests only its window)."""
     result = defs.resolve_job_def("dbt_build").execute_in_process(
-        instance=instance, run_config=QUIET
+        instance=instance, run_config=QUIET, tags={FULL_REFRESH_TAG: "true"}
     )
     assert result.success
     return result

@@ -11,7 +11,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from assets.dbt import FULL_REFRESH_TAG, dbt_build_args, dbt_window_tags
+from assets.dbt import (
+    FULL_REFRESH_TAG,
+    MAX_DATE_ENV,
+    MIN_DATE_ENV,
+    DbtBuild,
+    dbt_build,
+    dbt_window_tags,
+    invocation_targets,
+)
 from bizo.demo import record_attribution_grades
 from pipelines.definitions import defs
 from pipelines.jobs import QUIET_RUN_CONFIG as QUIET
@@ -19,6 +27,7 @@ from sandbox.grading import grade_attribution, grades_as_markdown
 from tests.pipeline_window import END, WINDOW_START
 from warehouse import db
 
+WINDOW_ENV = (MIN_DATE_ENV, MAX_DATE_ENV)
 MODELS = (
     "first_touch", "last_touch", "last_non_direct", "linear", "time_decay",
     "position_based", "markov", "shapley",
@@ -174,16 +183,18 @@ def test_window_constants_still_cover_two_weeks():
     assert (END - WINDOW_START).days == 13
 
 
-def test_dbt_build_args_choose_the_window_from_run_tags():
+def test_dbt_build_chooses_the_window_from_run_tags():
+    """The window goes to dbt as environment variables, never --vars (which would make dbt
+    re-parse the project on every run)."""
     today = date(2026, 7, 10)
-    default = dbt_build_args({}, today)
-    assert default[:2] == ["build", "--vars"]
-    assert json.loads(default[2]) == {"min_date": "2026-07-02", "max_date": "2026-07-10"}
-    tagged = dbt_build_args(dbt_window_tags(date(2026, 6, 1), date(2026, 6, 3)), today)
-    assert json.loads(tagged[2]) == {"min_date": "2026-06-01", "max_date": "2026-06-03"}
-    assert dbt_build_args({FULL_REFRESH_TAG: "true"}, today) == ["build", "--full-refresh"]
+    default = dbt_build({}, today)
+    assert default.args == ["build"]
+    assert default.window_env == {MIN_DATE_ENV: "2026-07-02", MAX_DATE_ENV: "2026-07-10"}
+    tagged = dbt_build(dbt_window_tags(date(2026, 6, 1), date(2026, 6, 3)), today)
+    assert tagged.window_env == {MIN_DATE_ENV: "2026-06-01", MAX_DATE_ENV: "2026-06-03"}
+    assert dbt_build({FULL_REFRESH_TAG: "true"}, today) == DbtBuild(["build", "--full-refresh"])
     with pytest.raises(ValueError, match="before it starts"):
-        dbt_build_args(dbt_window_tags(date(2026, 6, 3), date(2026, 6, 1)), today)
+        dbt_build(dbt_window_tags(date(2026, 6, 3), date(2026, 6, 1)), today)
 
 
 _MART_FINGERPRINT = """
@@ -192,7 +203,9 @@ SELECT (SELECT count(*) FROM marts.ad_performance_daily),
        (SELECT count(*) FROM marts.journey_touches),
        (SELECT count(*) FROM marts.attribution_credits),
        (SELECT sum(revenue) FROM marts.attribution_credits WHERE model = 'markov'),
-       (SELECT sum(spend) + sum(attributed_revenue) FROM marts.channel_roi)
+       (SELECT sum(spend) + sum(attributed_revenue) FROM marts.channel_roi),
+       (SELECT count(*) FROM marts.campaign_roi),
+       (SELECT sum(spend) + sum(attributed_revenue) FROM marts.campaign_roi)
 """
 
 
@@ -205,18 +218,54 @@ def test_an_incremental_rebuild_of_the_last_days_changes_nothing(built, instance
     )
     assert result.success
     assert conn.execute(_MART_FINGERPRINT).fetchone() == before
+    # dbt ran twice, once each side of the Python shares, and neither re-parsed the project.
+    targets = invocation_targets(result.run_id)
+    assert len(targets) == 2
+    for target in targets:
+        log = (target / "dbt.log").read_text()
+        assert "Partial parsing enabled" in log
+        assert "Unable to do partial parsing" not in log
+
+
+def _dbt(*args: str) -> subprocess.CompletedProcess[str]:
+    """The dbt CLI on the test warehouse, as an analyst would run it (no Dagster, no window)."""
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
+    env = {key: value for key, value in os.environ.items() if key not in WINDOW_ENV}
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", str(project)],
+        cwd=project, env={**env, **db.dbt_env()}, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+
+
+def test_a_daily_run_tests_only_the_days_it_rebuilt(built, instance, conn):
+    """A duplicate ad-day outside the window does not fail the daily run, whose tests read
+    only the rows it rewrote; testing the mart without a window finds it."""
+    old_day = WINDOW_START
+    duplicate = conn.execute(
+        "INSERT INTO marts.ad_performance_daily SELECT * FROM marts.ad_performance_daily"
+        " WHERE date = %s LIMIT 1 RETURNING ctid",
+        [old_day],
+    ).fetchone()[0]
+    conn.commit()
+    try:
+        result = defs.resolve_job_def("dbt_build").execute_in_process(
+            instance=instance,
+            run_config=QUIET,
+            tags=dbt_window_tags(END - timedelta(days=3), END),
+        )
+        assert result.success
+        everything = _dbt("test", "--select", "ad_performance_daily")
+        assert everything.returncode == 1, everything.stdout
+        assert "FAIL 1 unique_combination_ad_performance_daily" in everything.stdout
+    finally:
+        conn.execute("DELETE FROM marts.ad_performance_daily WHERE ctid = %s", [duplicate])
+        conn.commit()
 
 
 def test_dbt_docs_generate_catalogs_the_marts(built, tmp_path):
     """`dbt docs generate` works against the built warehouse and documents every mart."""
-    dbt = Path(sys.executable).parent / "dbt"
-    project = Path(__file__).resolve().parents[1] / "dbt_project"
-    completed = subprocess.run(
-        [str(dbt), "docs", "generate", "--profiles-dir", str(project),
-         "--target-path", str(tmp_path), "--quiet"],
-        cwd=project, env={**os.environ, **db.dbt_env()}, capture_output=True, text=True,
-        timeout=300, check=False,
-    )  # fmt: skip
+    completed = _dbt("docs", "generate", "--target-path", str(tmp_path), "--quiet")
     assert completed.returncode == 0, completed.stdout + completed.stderr
     catalog = json.loads((tmp_path / "catalog.json").read_text())
     documented = {node["metadata"]["name"] for node in catalog["nodes"].values()}

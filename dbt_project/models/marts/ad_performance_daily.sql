@@ -19,7 +19,7 @@ converted as (
         account_rate.units_per_usd          as account_units_per_usd,
         reporting_rate.units_per_usd        as reporting_units_per_usd
     from ads
-    join {{ source('app', 'tenants') }} as tenants using (tenant_id)
+    join {{ ref('stg_app__tenants') }} as tenants using (tenant_id)
     left join {{ ref('stg_fx__rates') }} as account_rate
         on account_rate.date = ads.date and account_rate.currency = ads.account_currency
     left join {{ ref('stg_fx__rates') }} as reporting_rate

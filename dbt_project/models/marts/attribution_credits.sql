@@ -10,7 +10,7 @@
 -- value) and closed-won (its revenue), all credited to the touches that made the lead.
 with tenants as (
     select tenant_id, reporting_currency::text as reporting_currency, time_zone
-    from {{ source('app', 'tenants') }}
+    from {{ ref('stg_app__tenants') }}
 ),
 
 conversions as (

@@ -1,5 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'period_start'],
+    indexes=[{'columns': ['tenant_id', 'period_start']}],
+) }}
 -- Campaign × month × attribution model for the paid platforms: spend and credited outcomes
 -- of touches bridged to the campaign's ads (click IDs or UTMs).
+-- A daily run rebuilds the whole months its window touches.
 with spend as (
     select
         tenant_id,
@@ -11,6 +18,7 @@ with spend as (
         sum(impressions)                                      as impressions,
         sum(clicks)                                           as clicks
     from {{ ref('ad_performance_daily') }}
+    where {{ in_partition_window('date', grain='month') }}
     group by 1, 2, 3, 4
 ),
 
@@ -28,6 +36,7 @@ outcomes as (
         {{ credited_outcomes() }}
     from {{ ref('attribution_credits') }}
     where campaign_id is not null
+      and {{ in_partition_window('conversion_date', grain='month') }}
     group by 1, 2, 3, 4, 5
 ),
 
@@ -69,7 +78,7 @@ select
     tenants.reporting_currency::text                          as currency,
     {{ roi_metrics() }}
 from combined
-join {{ source('app', 'tenants') }} as tenants using (tenant_id)
+join {{ ref('stg_app__tenants') }} as tenants using (tenant_id)
 left join (
     select distinct tenant_id, platform, campaign_id, campaign_name from {{ ref('int_ads') }}
 ) as ads using (tenant_id, platform, campaign_id)

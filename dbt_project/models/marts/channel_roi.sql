@@ -1,6 +1,13 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['tenant_id', 'period_start'],
+    indexes=[{'columns': ['tenant_id', 'period_start']}],
+) }}
 -- Channel × month × attribution model: what was spent and what each model credits it with.
 -- Spend is by the day it was spent; outcomes by the day they converted. Unpaid channels
 -- (organic search, direct, referral) have outcomes and no spend.
+-- A daily run rebuilds the whole months its window touches.
 with spend as (
     select
         tenant_id,
@@ -10,6 +17,7 @@ with spend as (
         sum(impressions)                                      as impressions,
         sum(clicks)                                           as clicks
     from {{ ref('ad_performance_daily') }}
+    where {{ in_partition_window('date', grain='month') }}
     group by 1, 2, 3
 ),
 
@@ -25,6 +33,7 @@ outcomes as (
         channel,
         {{ credited_outcomes() }}
     from {{ ref('attribution_credits') }}
+    where {{ in_partition_window('conversion_date', grain='month') }}
     group by 1, 2, 3, 4
 ),
 
@@ -51,4 +60,4 @@ select
     tenants.reporting_currency::text                          as currency,
     {{ roi_metrics() }}
 from combined
-join {{ source('app', 'tenants') }} as tenants using (tenant_id)
+join {{ ref('stg_app__tenants') }} as tenants using (tenant_id)

@@ -16,7 +16,7 @@ with leads as (
         contacts.created_at                                      as converted_at,
         (contacts.created_at at time zone tenants.time_zone)::date as conversion_date
     from {{ ref('stg_crm__contacts') }} as contacts
-    join {{ source('app', 'tenants') }} as tenants using (tenant_id)
+    join {{ ref('stg_app__tenants') }} as tenants using (tenant_id)
     where contacts.created_at is not null
 ),
 
