@@ -14,18 +14,19 @@ from psycopg import sql
 T = TypeVar("T")
 
 
-def use_bench_database(name: str) -> str:
-    """Point this process's settings at a fresh database `name`; returns its URI."""
+def use_bench_database(name: str, *, keep: bool = False) -> str:
+    """Point this process's settings at database `name`, fresh unless `keep`; its URI."""
     os.environ["BIZO_WAREHOUSE_DATABASE"] = name
     from warehouse import db
     from warehouse.server import server_address
     from warehouse.settings import get_settings
 
-    address = server_address(get_settings())
-    with psycopg.connect(address.uri(address.admin_database), autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    if not keep:
+        address = server_address(get_settings())
+        with psycopg.connect(address.uri(address.admin_database), autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
     return db.warehouse_uri()
 
 

@@ -1,8 +1,10 @@
-{# dbt's hook for filtering what a data test reads (its `where` config), extended: a test on
-   an incremental mart that declares `meta: {partition: {date_column, grain}}` reads only the
-   run's window on an incremental run, because the run rewrote only those rows and a full
-   scan of history would cost more than the rebuild. A full refresh tests every row, and so
-   does a manual `dbt build`, whose default window is everything. #}
+{# dbt's hook for filtering what a data test reads (its `where` config), extended: a test of a
+   model that declares `meta: {partition: {date_column, grain}}` (the incremental marts, and
+   staging views over raw tables the ingestion jobs replace by day) reads only the run's
+   window, because the run rewrote only those days and a scan of all history would cost more
+   than the rebuild. A full refresh tests every row, and so does a manual `dbt build`, whose
+   default window is everything. Tests whose rule spans days (a click ID unique across days)
+   belong to models that declare no partition. #}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- if config.get('where') -%}
@@ -22,15 +24,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{# The partition meta of the incremental model this test is attached to; none on a full
-   refresh, while parsing, or for a test of anything else. #}
+{# The partition meta of the model this test is attached to; none on a full refresh, while
+   parsing, or for a test of a model without one. #}
 {% macro tested_model_partition() -%}
-    {%- if not execute or flags.FULL_REFRESH -%}
+    {%- if not execute or flags.FULL_REFRESH or not model.attached_node -%}
         {%- do return(none) -%}
     {%- endif -%}
-    {%- set tested = graph.nodes.get(model.attached_node) if model.attached_node else none -%}
-    {%- if tested is none or tested.config.materialized != 'incremental' -%}
-        {%- do return(none) -%}
-    {%- endif -%}
-    {%- do return(tested.config.meta.get('partition')) -%}
+    {%- set tested = graph.nodes.get(model.attached_node) -%}
+    {%- do return(tested.config.meta.get('partition') if tested else none) -%}
 {%- endmacro %}
