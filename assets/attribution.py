@@ -16,7 +16,7 @@ from warehouse.attribution import read_stage_paths, replace_channel_set_shares
     deps=[
         dg.AssetKey(["marts", "journey_touches"]),
         dg.AssetKey(["marts", "funnel"]),
-        dg.AssetKey(["staging", "stg_web__sessions"]),
+        dg.AssetKey(["intermediate", "int_visitor_paths"]),
     ],
     group_name="marts",
     kinds={"python", "postgres"},

@@ -179,6 +179,27 @@ def test_the_demo_records_the_truth_grades_beside_the_asset(built, instance):
     assert "| **truth** |" in metadata["truth_error_table"].value
 
 
+def test_the_model_comparison_holds_exactly_the_credits(built, conn):
+    """attribution_model_comparison, summed from channel_roi's months, has a row for every
+    tenant, stage, channel and model that attribution_credits credits, with the same credit
+    and value to the last decimal, and no other row."""
+    differences = conn.execute(
+        """WITH credited AS (
+               SELECT tenant_id, stage, channel, model,
+                      sum(credit) AS conversions, sum(revenue) AS revenue
+               FROM marts.attribution_credits GROUP BY 1, 2, 3, 4)
+           SELECT count(*) FILTER (WHERE c.model IS NULL OR credited.model IS NULL
+                                   OR c.conversions <> credited.conversions
+                                   OR c.revenue <> credited.revenue),
+                  count(*)
+           FROM credited
+           FULL JOIN marts.attribution_model_comparison AS c
+               USING (tenant_id, stage, channel, model)"""
+    ).fetchone()
+    assert differences[1] > 50
+    assert differences[0] == 0
+
+
 def test_window_constants_still_cover_two_weeks():
     assert (END - WINDOW_START).days == 13
 

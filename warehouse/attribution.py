@@ -2,8 +2,8 @@
 
 Paths are channels in time order joined by '>'. Converting paths are the leads' journeys
 (marts.journey_touches); non-converting ones are the visitors who never became a lead (their
-sessions in staging.stg_web__sessions, grouped by anonymous id). A lead counts as a
-non-conversion at a later stage (opportunity, closed-won) when it never reached it.
+paths in intermediate.int_visitor_paths). A lead counts as a non-conversion at a later stage
+(opportunity, closed-won) when it never reached it.
 """
 
 from __future__ import annotations
@@ -43,14 +43,11 @@ GROUP BY 1, 2
 """
 
 _VISITOR_PATHS = """
-SELECT tenant_id, path, count(*) FROM (
-    SELECT s.tenant_id, string_agg(s.channel, '>' ORDER BY s.started_at, s.session_id) AS path
-    FROM staging.stg_web__sessions AS s
-    WHERE NOT EXISTS (
-        SELECT 1 FROM staging.stg_crm__contacts AS c
-        WHERE c.tenant_id = s.tenant_id AND c.anonymous_id = s.anonymous_id)
-    GROUP BY s.tenant_id, s.anonymous_id
-) AS visitors
+SELECT v.tenant_id, v.path, count(*)
+FROM intermediate.int_visitor_paths AS v
+WHERE NOT EXISTS (
+    SELECT 1 FROM staging.stg_crm__contacts AS c
+    WHERE c.tenant_id = v.tenant_id AND c.anonymous_id = v.anonymous_id)
 GROUP BY 1, 2
 """
 

@@ -24,6 +24,17 @@ windowed as (
     select * from leads where {{ in_partition_window('conversion_date') }}
 ),
 
+sessions as (
+    select * from {{ ref('stg_web__sessions') }}
+    {% if is_incremental() -%}
+    -- Only the days the window's leads can reach (a day's margin for time zones), so a
+    -- daily run reads a month of sessions through the (tenant_id, date) key, not all history.
+    {%- set window = partition_window() %}
+    where date >= '{{ window.min_date }}'::date - {{ var('attribution_lookback_days') + 1 }}
+      and date <= '{{ window.max_date }}'::date + 1
+    {%- endif %}
+),
+
 paths as (
     -- A left join: a lead with no session in reach keeps one row, its 'unknown' touch.
     select
@@ -43,7 +54,7 @@ paths as (
             when ads.ad_id is not null then 'utm_content'
         end                                                     as ad_matched_by
     from windowed as leads
-    left join {{ ref('stg_web__sessions') }} as sessions
+    left join sessions
         on sessions.tenant_id = leads.tenant_id
        and sessions.anonymous_id = leads.anonymous_id
        and sessions.started_at <= leads.converted_at
