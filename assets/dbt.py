@@ -2,8 +2,10 @@
 
 import hashlib
 import os
+import re
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -44,6 +46,9 @@ def dbt_window_tags(start: date, end: date) -> dict[str, str]:
     """Run tags that make a dbt build rebuild `start`..`end` in its incremental models."""
     return {MIN_DATE_TAG: start.isoformat(), MAX_DATE_TAG: end.isoformat()}
 
+
+# How long each dbt invocation's artifacts (logs, run_results.json) stay for debugging.
+KEEP_INVOCATIONS_FOR = timedelta(days=7)
 
 # Where dbt reads the window an incremental run rebuilds (macros/partition_window.sql).
 MIN_DATE_ENV = "BIZO_DBT_MIN_DATE"
@@ -123,6 +128,26 @@ def invocation_targets(run_id: str) -> list[Path]:
     return sorted(found, key=lambda target: target.stat().st_mtime)
 
 
+# An invocation folder's name: the step, the run id's first 7 characters, a random suffix.
+_INVOCATION_FOLDER = re.compile(r".+-[0-9a-f]{7}-[0-9a-f]{7}")
+
+
+def remove_old_invocations(target_root: Path, older_than: timedelta) -> int:
+    """Delete the folders of dbt invocations older than `older_than` (a few MB each, one or
+    two per run, forever otherwise on a long-lived code server); returns how many."""
+    cutoff = time.time() - older_than.total_seconds()
+    old = [
+        folder
+        for folder in target_root.iterdir()
+        if folder.is_dir()
+        and _INVOCATION_FOLDER.fullmatch(folder.name)
+        and folder.stat().st_mtime < cutoff
+    ]
+    for folder in old:
+        shutil.rmtree(folder, ignore_errors=True)  # a concurrent run may have removed it
+    return len(old)
+
+
 def keep_parse_state(target: Path, parse_cache: Path) -> None:
     """Save the invocation's parse state for the next one (atomically: runs may overlap)."""
     produced = target / "partial_parse.msgpack"
@@ -179,6 +204,7 @@ def bizo_dbt_models(
         invocation = dbt.cli(build.args, context=context, target_path=target)
     yield from invocation.stream()
     keep_parse_state(target, parse_cache)
+    remove_old_invocations(target.parent, older_than=KEEP_INVOCATIONS_FOR)
 
 
 def dbt_resource() -> DbtCliResource:

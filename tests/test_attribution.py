@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from assets.dbt import (
     dbt_build,
     dbt_window_tags,
     invocation_targets,
+    remove_old_invocations,
 )
 from bizo.demo import record_attribution_grades
 from pipelines.definitions import defs
@@ -246,6 +248,20 @@ def test_an_incremental_rebuild_of_the_last_days_changes_nothing(built, instance
         log = (target / "dbt.log").read_text()
         assert "Partial parsing enabled" in log
         assert "Unable to do partial parsing" not in log
+
+
+def test_old_dbt_invocation_folders_are_removed(tmp_path):
+    """Only invocation folders past their age go; parse state and fresh runs stay."""
+    old = tmp_path / "bizo_dbt_models-0a1b2c3-4d5e6f7"
+    fresh = tmp_path / "bizo_dbt_models_2-0a1b2c3-7f6e5d4"
+    parse_state = tmp_path / "partial_parse"
+    for folder in (old, fresh, parse_state):
+        folder.mkdir()
+    a_month_ago = time.time() - 30 * 86400
+    os.utime(old, (a_month_ago, a_month_ago))
+    os.utime(parse_state, (a_month_ago, a_month_ago))
+    assert remove_old_invocations(tmp_path, older_than=timedelta(days=7)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, "partial_parse"])
 
 
 def _dbt(*args: str) -> subprocess.CompletedProcess[str]:
