@@ -21,7 +21,6 @@ with sessions as (
 select
     tenant_id,
     anonymous_id,
-    string_agg(channel, '>' order by started_at, session_id)     as path,
-    max(date)                                                    as last_session_date
+    string_agg(channel, '>' order by started_at, session_id)     as path
 from sessions
 group by 1, 2
