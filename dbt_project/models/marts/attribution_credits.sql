@@ -9,7 +9,7 @@
 -- counted at three stages of the same lead: lead created, opportunity opened (its pipeline
 -- value) and closed-won (its revenue), all credited to the touches that made the lead.
 with tenants as (
-    select tenant_id, reporting_currency::text as reporting_currency, time_zone
+    select tenant_id, reporting_currency, time_zone
     from {{ ref('stg_app__tenants') }}
 ),
 

@@ -75,7 +75,7 @@ select
     combined.pipeline_value,
     combined.won_deals,
     combined.attributed_revenue,
-    tenants.reporting_currency::text                          as currency,
+    tenants.reporting_currency                                as currency,
     {{ roi_metrics() }}
 from combined
 join {{ ref('stg_app__tenants') }} as tenants using (tenant_id)

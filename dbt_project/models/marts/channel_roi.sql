@@ -57,7 +57,7 @@ combined as (
 
 select
     combined.*,
-    tenants.reporting_currency::text                          as currency,
+    tenants.reporting_currency                                as currency,
     {{ roi_metrics() }}
 from combined
 join {{ ref('stg_app__tenants') }} as tenants using (tenant_id)
