@@ -1,6 +1,7 @@
 """Transformation benchmark: a full dbt build against the daily incremental run, in one run.
 
     .venv/bin/python -m bench.transform [--profile medium] [--paths 1000000] [--reuse]
+                                        [--database bizo_bench_api]
 
 1. Simulate the world of `--profile`, load every source through the Dagster ingestion jobs
    (as `bizo demo` does; `--reuse` skips this and builds on the world an earlier run left),
@@ -9,7 +10,8 @@
    morning's window only (best of two). Aim: the daily run under 5% of the full build. Each
    time is split into work (dbt's models and tests, the Markov/Shapley fit: what grows with
    the data) and fixed cost (dbt's start-up and parse, Dagster's steps); docs/sizing.md
-   explains the split.
+   explains the split. `--reuse --database bizo_bench_api` times the builds on the warehouse
+   `bench.api` loaded instead (how the large profile is measured: one load, both benches).
 2. Each attribution model's lead credit per channel against the world's true cause, as an
    error table (total absolute error over true leads; 0 is perfect).
 3. Markov and Shapley fitted on `--paths` synthetic paths (six channels, up to eight touches):
@@ -132,9 +134,12 @@ def full_and_daily(uri: str) -> None:
     from assets.dbt import FULL_REFRESH_TAG, dbt_window_tags
     from assets.partitions import LOOKBACK_DAYS
 
+    with psycopg.connect(uri) as conn:
+        # The morning after the last loaded day, whichever bench loaded the warehouse.
+        (end,) = conn.execute("SELECT max(date) FROM raw.google_ads_ad_daily").fetchone()
     with dg.instance_for_test() as instance:
         full = time_build(instance, {FULL_REFRESH_TAG: "true"})
-        window = dbt_window_tags(END - timedelta(days=LOOKBACK_DAYS + 1), END)
+        window = dbt_window_tags(end - timedelta(days=LOOKBACK_DAYS + 1), end)
         daily = min((time_build(instance, window) for _ in range(2)), key=lambda b: b.wall)
     with psycopg.connect(uri) as conn:
         credits = conn.execute("SELECT count(*) FROM marts.attribution_credits").fetchone()[0]
@@ -194,8 +199,15 @@ def main() -> None:
         action="store_true",
         help="time the builds on the world an earlier run loaded (skips the ingest)",
     )
+    parser.add_argument(
+        "--database",
+        default="bizo_bench_transform",
+        help="with --reuse: the bench database to build on (bench.api's is bizo_bench_api)",
+    )
     args = parser.parse_args()
-    uri = use_bench_database("bizo_bench_transform", keep=args.reuse)
+    if args.database != "bizo_bench_transform" and not args.reuse:
+        parser.error("--database names another bench's warehouse: use it with --reuse")
+    uri = use_bench_database(args.database, keep=args.reuse)
     print(f"Full build vs daily incremental run, profile {args.profile}:")
     if args.reuse:
         check_loaded(uri, args.profile)

@@ -217,6 +217,26 @@ def secret_key() -> None:
     typer.echo(Fernet.generate_key().decode())
 
 
+@app.command()
+def reseal() -> None:
+    """Re-seal every stored credential under the first BIZO_SECRET_KEY (after a rotation)."""
+    from warehouse import db
+    from warehouse.control import reseal_credentials
+    from warehouse.crypto import CredentialBox, SecretsUnavailable
+
+    settings = _settings()
+    try:
+        with db.connect(settings) as conn:
+            count = reseal_credentials(conn, CredentialBox.from_settings(settings))
+    except SecretsUnavailable as error:
+        console.print(f"nothing re-sealed: {error}")
+        raise typer.Exit(1) from error
+    console.print(
+        f"re-sealed {count} connection credentials under the first key; every key after it "
+        "may now leave BIZO_SECRET_KEY"
+    )
+
+
 # -- tokens ----------------------------------------------------------------------------------
 @app.command()
 def token(

@@ -1,6 +1,7 @@
 """`bizo connect`: tenants and connections from the command line, credentials sealed."""
 
 import pytest
+from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
 from bizo.cli import app
@@ -121,6 +122,51 @@ def test_keys_rotate_and_a_wrong_key_is_a_clear_error(tmp_path):
         .count("s3cret")
         == 0
     )
+
+
+def _stored_credentials(conn) -> list[bytes]:
+    rows = conn.execute(
+        "SELECT credentials FROM app.connections ORDER BY tenant_id, platform, account_id"
+    ).fetchall()
+    conn.commit()
+    return [bytes(sealed) for (sealed,) in rows]
+
+
+def test_reseal_moves_every_credential_to_the_new_key(sandbox, conn, monkeypatch):
+    current = CredentialBox.from_settings(get_settings())
+    opened = [current.open(sealed) for sealed in _stored_credentials(conn)]
+    assert opened
+    current_key = get_settings().secret_key
+    current_keys = (
+        current_key.get_secret_value()
+        if current_key is not None
+        else (get_settings().bizo_home / "secrets" / "secret_key").read_text().strip()
+    )
+    new_key = Fernet.generate_key().decode()
+
+    def reseal_with(keys: str) -> str:
+        monkeypatch.setenv("BIZO_SECRET_KEY", keys)
+        get_settings.cache_clear()
+        result = runner.invoke(app, ["reseal"])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    try:
+        assert f"re-sealed {len(opened)} connection" in reseal_with(f"{new_key},{current_keys}")
+        only_new = CredentialBox([new_key])
+        assert [only_new.open(sealed) for sealed in _stored_credentials(conn)] == opened
+        # A key list missing the one that sealed them refuses, and changes nothing.
+        monkeypatch.setenv("BIZO_SECRET_KEY", Fernet.generate_key().decode())
+        get_settings.cache_clear()
+        refused = runner.invoke(app, ["reseal"])
+        assert refused.exit_code == 1
+        assert "nothing re-sealed" in refused.output
+        assert [only_new.open(sealed) for sealed in _stored_credentials(conn)] == opened
+    finally:
+        reseal_with(f"{current_keys},{new_key}")
+        monkeypatch.delenv("BIZO_SECRET_KEY")
+        get_settings.cache_clear()
+    assert [current.open(sealed) for sealed in _stored_credentials(conn)] == opened
 
 
 @pytest.mark.parametrize("platform", ["meta", "linkedin", "crm"])

@@ -65,6 +65,27 @@ def upsert_connection(conn: psycopg.Connection, connection: Connection, box: Cre
     )
 
 
+def reseal_credentials(conn: psycopg.Connection, box: CredentialBox) -> int:
+    """Re-seal every stored credential under `box`'s first key, in the caller's transaction,
+    so that after a key rotation the old key can leave BIZO_SECRET_KEY. A credential no key
+    opens raises SecretsUnavailable before anything is written. Returns how many."""
+    rows = conn.execute(
+        """SELECT tenant_id, platform, account_id, credentials FROM app.connections
+           WHERE credentials IS NOT NULL ORDER BY 1, 2, 3 FOR UPDATE"""
+    ).fetchall()
+    resealed = [
+        (box.rotate(sealed), tenant, platform, account)
+        for tenant, platform, account, sealed in rows
+    ]
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            """UPDATE app.connections SET credentials = %s
+               WHERE tenant_id = %s AND platform = %s AND account_id = %s""",
+            resealed,
+        )
+    return len(resealed)
+
+
 def record_connection_test(conn: psycopg.Connection, connection: Connection, result: str) -> None:
     conn.execute(
         """UPDATE app.connections SET last_tested_at = now(), last_test_result = %s

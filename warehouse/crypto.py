@@ -49,4 +49,10 @@ class CredentialBox:
 
     def rotate(self, sealed: bytes) -> bytes:
         """Re-seal under the first key (after adding a new key in front of the old ones)."""
-        return self._fernet.rotate(bytes(sealed))
+        try:
+            return self._fernet.rotate(bytes(sealed))
+        except InvalidToken as error:
+            raise SecretsUnavailable(
+                "a stored credential opens with none of the keys in BIZO_SECRET_KEY "
+                "(keep the old key in the list until every credential is re-sealed)"
+            ) from error
