@@ -5,6 +5,7 @@ Dagster assets into the test warehouse; each test then checks one promise agains
 """
 
 import os
+import re
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +23,7 @@ from sandbox.landing import write_web_sessions
 from tests.pipeline_window import END, WINDOW_START
 from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
 from warehouse.crypto import CredentialBox
-from warehouse.settings import get_settings
+from warehouse.settings import REPO_ROOT, get_settings
 
 
 def _raw_rows(conn: psycopg.Connection, tenant: str, day: date) -> list[tuple]:
@@ -78,6 +79,21 @@ def test_dbt_build_passes_its_tests_as_asset_checks(built):
     assert checks and all(check.passed for check in checks)
     materialized = {e.asset_key.to_user_string() for e in built.get_asset_materialization_events()}
     assert "marts/ad_performance_daily" in materialized
+
+
+def test_every_mart_the_api_reads_has_an_index_led_by_the_tenant(built, conn):
+    """Row-level security filters on tenant_id: without such an index every API request
+    scans all tenants' rows, and latency grows with the number of tenants."""
+    read = set()
+    for module in (REPO_ROOT / "serving_api").rglob("*.py"):
+        read |= set(re.findall(r"marts\.(\w+)", module.read_text()))
+    assert {"funnel", "ad_performance_daily"} <= read
+    indexes = conn.execute(
+        "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = 'marts'"
+    ).fetchall()
+    conn.commit()
+    led_by_tenant = {table for table, index in indexes if re.search(r"\(tenant_id[,)]", index)}
+    assert sorted(read - led_by_tenant) == []
 
 
 @pytest.mark.parametrize("platform", AD_PLATFORMS)

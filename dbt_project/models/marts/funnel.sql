@@ -1,3 +1,9 @@
+-- The API reads one tenant's leads by creation date (/v1/funnel) or by contact (/v1/leads);
+-- without these indexes each request scanned every tenant's rows.
+{{ config(indexes=[
+    {'columns': ['tenant_id', 'lead_created_at']},
+    {'columns': ['tenant_id', 'contact_id']},
+]) }}
 -- The CRM funnel, one row per lead and its deal (leads without a deal have no deal columns):
 -- when each stage was entered and how long each step took. Stage counts are sums over it.
 with stages as (
