@@ -37,6 +37,7 @@ from bench.common import timed, use_bench_database
 from sandbox.grading import grade_attribution, grades_as_markdown
 
 END = date(2026, 6, 30)
+BENCH_DATABASE = "bizo_bench_transform"
 CHANNELS = ("google_ads", "meta", "linkedin", "organic_search", "direct", "referral")
 
 
@@ -135,7 +136,7 @@ def full_and_daily(uri: str) -> None:
     from assets.partitions import LOOKBACK_DAYS
 
     with psycopg.connect(uri) as conn:
-        # The morning after the last loaded day, whichever bench loaded the warehouse.
+        # The daily window ends on the last loaded day, whichever bench loaded the warehouse.
         (end,) = conn.execute("SELECT max(date) FROM raw.google_ads_ad_daily").fetchone()
     with dg.instance_for_test() as instance:
         full = time_build(instance, {FULL_REFRESH_TAG: "true"})
@@ -201,11 +202,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--database",
-        default="bizo_bench_transform",
+        default=BENCH_DATABASE,
         help="with --reuse: the bench database to build on (bench.api's is bizo_bench_api)",
     )
     args = parser.parse_args()
-    if args.database != "bizo_bench_transform" and not args.reuse:
+    if args.database != BENCH_DATABASE and not args.reuse:
         parser.error("--database names another bench's warehouse: use it with --reuse")
     uri = use_bench_database(args.database, keep=args.reuse)
     print(f"Full build vs daily incremental run, profile {args.profile}:")
