@@ -13,7 +13,7 @@ from rich.table import Table
 
 # Platforms whose ingestion exists so far; the others arrive with issue 3.
 from pipelines.jobs import INGESTED_PLATFORMS
-from sandbox.grading import ModelGrade, grade_attribution, grades_as_markdown
+from sandbox.grading import ModelGrade, grade_attribution, grades_as_markdown, noise_floor
 from sandbox.landing import land_days
 from sandbox.onboarding import demo_accounts
 from sandbox.services import SandboxServices, start_sandbox_services
@@ -177,14 +177,18 @@ def record_attribution_grades(instance: DagsterInstance) -> list[ModelGrade]:
         grades = grade_attribution(conn)
     metadata: dict[str, object] = {
         "truth_error_table": dg.MetadataValue.md(grades_as_markdown(grades)),
+        "truth_noise_floor": noise_floor(grades),
         **{f"truth_error/{grade.model}": grade.error for grade in grades},
+        **{f"truth_pooled_error/{grade.model}": grade.pooled_error for grade in grades},
     }
     if grades:
         metadata["closest_to_truth"] = grades[0].model
     instance.report_runless_asset_event(
         dg.AssetObservation(
             asset_key=dg.AssetKey(["marts", "attribution_credits"]),
-            description="Graded by the sandbox: lead credit per cause against the true cause",
+            description="Graded by the sandbox: lead credit per tenant against the "
+            "counterfactual truth (mean of the tenants' share errors; the noise floor is the "
+            "truth's own Monte-Carlo error)",
             metadata=metadata,
         )
     )

@@ -1,14 +1,16 @@
-"""A simulated marketing world whose truth is causal, so our numbers can be graded.
+"""A simulated marketing world whose truth is causal, so our numbers can be graded (v6).
 
 Each tenant is a business with ad accounts on Google Ads, Meta and LinkedIn. Budgets drive
-spend; spend drives impressions and clicks; each channel's adstock drives its *incremental*
-leads through a Hill curve; a baseline of organic/direct leads arrives regardless. Every lead
-has exactly one cause, and its journey mixes the causing touch with touches that did not
-cause it (other paid clicks, a direct visit last), which is what fools naive attribution.
-Leads carry a hidden propensity that decides whether they become won deals.
+spend; spend buys impressions and clicks. The clicks land on a population of prospects
+(`sandbox.journeys`), who also visit through organic search, direct and referral, more
+often while they are in market; conversion is a daily hazard that touches raise, channel by
+channel, with decay and diminishing returns. The sessions, leads and deals below are what
+that process produced; `sandbox.truth` re-simulates it with the same random numbers to say
+what each channel caused (Shapley credit over channel switch-offs) and how each responds to
+spend. Leads carry a hidden propensity that decides whether they become won deals.
 
-Everything is drawn from `numpy.random.default_rng([seed, tenant_index])`, so a world is a
-pure function of (profile, seed, end date). See ../shared/SANDBOX_MODEL.md.
+Everything is drawn from `numpy.random.default_rng([seed, tenant_index, ...])`, so a world
+is a pure function of (profile, seed, end date). See ../shared/SANDBOX_MODEL.md.
 """
 
 from __future__ import annotations
@@ -24,13 +26,28 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from sandbox.journeys import (
+    CHANNEL_NAMES,
+    PAID,
+    Audience,
+    Events,
+    Outcome,
+    Stages,
+    stages_of,
+)
+from sandbox.truth import BASELINE, channel_credit, fit_hill, response_curves
+
 # Bump when a change alters what a (profile, seed, end) generates: stored worlds of another
 # version are regenerated instead of reused.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 
-PAID_CHANNELS = ("google_ads", "meta", "linkedin")
+PAID_CHANNELS = PAID
 UNPAID_CHANNELS = ("organic_search", "direct", "referral")
-BASELINE = "baseline"
+_REFERRERS = {
+    "organic_search": "https://www.google.com/",
+    "direct": None,
+    "referral": "https://news.example.com/best-tools",
+}
 MICROS = 1_000_000
 
 
@@ -53,19 +70,16 @@ PROFILES: dict[str, Profile] = {
 
 @dataclass(frozen=True)
 class ChannelTraits:
-    """How a platform's inventory behaves; the true curve parameters are drawn around these."""
+    """How a platform's inventory behaves and what its ads look like (what its clicks do
+    is in sandbox.journeys.BEHAVIOUR)."""
 
     budget_share: float
     cpm: tuple[float, float]  # currency per 1000 impressions
     ctr: tuple[float, float]
-    theta: tuple[float, float]  # adstock carry-over
-    beta: tuple[float, float]  # max incremental leads per day
-    shape: tuple[float, float]  # Hill n
     utm_source: str
     utm_medium: str
     click_id: str
     attribution_window_days: int  # the platform's own click-through window for its claims
-    seniority_lift: float  # how much more senior this channel's audience is
     billing_unit_micros: int  # spend granularity: 1 (micros) or 10_000 (cents)
     # Whether the ad's URL names the ad (utm_content filled by the platform's ad id macro).
     # Google advertisers lean on auto-tagging: the gclid, resolved by click_view, names it.
@@ -74,21 +88,21 @@ class ChannelTraits:
 
 CHANNELS: dict[str, ChannelTraits] = {
     "google_ads": ChannelTraits(
-        budget_share=0.45, cpm=(35.0, 60.0), ctr=(0.03, 0.06), theta=(0.05, 0.25),
-        beta=(8.0, 16.0), shape=(1.2, 2.0), utm_source="google", utm_medium="cpc",
-        click_id="gclid", attribution_window_days=30, seniority_lift=0.0,
+        budget_share=0.45, cpm=(35.0, 60.0), ctr=(0.03, 0.06),
+        utm_source="google", utm_medium="cpc",
+        click_id="gclid", attribution_window_days=30,
         billing_unit_micros=1, ad_id_in_url=False,
     ),
     "meta": ChannelTraits(
-        budget_share=0.30, cpm=(8.0, 14.0), ctr=(0.008, 0.015), theta=(0.30, 0.50),
-        beta=(4.0, 10.0), shape=(1.5, 2.5), utm_source="facebook", utm_medium="paid_social",
-        click_id="fbclid", attribution_window_days=7, seniority_lift=-0.3,
+        budget_share=0.30, cpm=(8.0, 14.0), ctr=(0.008, 0.015),
+        utm_source="facebook", utm_medium="paid_social",
+        click_id="fbclid", attribution_window_days=7,
         billing_unit_micros=10_000, ad_id_in_url=True,
     ),
     "linkedin": ChannelTraits(
-        budget_share=0.25, cpm=(30.0, 55.0), ctr=(0.004, 0.008), theta=(0.40, 0.60),
-        beta=(3.0, 7.0), shape=(1.3, 2.2), utm_source="linkedin", utm_medium="paid_social",
-        click_id="li_fat_id", attribution_window_days=30, seniority_lift=0.6,
+        budget_share=0.25, cpm=(30.0, 55.0), ctr=(0.004, 0.008),
+        utm_source="linkedin", utm_medium="paid_social",
+        click_id="li_fat_id", attribution_window_days=30,
         billing_unit_micros=10_000, ad_id_in_url=True,
     ),
 }  # fmt: skip
@@ -315,6 +329,25 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "fx_rates": ("date", "currency", "units_per_usd"),
     "true_curves": ("tenant_id", "channel", "theta", "beta", "half_saturation", "shape"),
+    "true_response_curves": (
+        "tenant_id",
+        "channel",
+        "spend_multiplier",
+        "daily_spend",
+        "incremental_leads",
+        "incremental_revenue",
+    ),
+    "true_channel_credit": (
+        "tenant_id",
+        "date",
+        "stage",
+        "channel",
+        "conversions",
+        "value",
+        "removal_conversions",
+        "removal_value",
+    ),
+    "true_credit_noise": ("tenant_id", "stage", "channel", "conversions_se", "value_se"),
     "sessions": (
         "session_id",
         "tenant_id",
@@ -407,20 +440,6 @@ class _Ad:
     weight: float
 
 
-@dataclass
-class _Session:
-    session_id: str
-    day: int
-    at: datetime
-    channel: str
-    ad_id: int | None
-    anonymous_id: str
-    landing_url: str
-    referrer: str | None
-    utm: dict[str, str]
-    click_ids: dict[str, str]
-
-
 class _TenantSimulation:
     def __init__(self, world: World, index: int) -> None:
         self.world = world
@@ -436,6 +455,7 @@ class _TenantSimulation:
         self.industry = industry
         self.lead_value = Decimal(int(self.rng.integers(4, 16)) * 10)
         self.counter = 0
+        self._day_cache: dict[int, tuple[datetime, bool]] = {}
         world.tables["tenants"].append(
             (self.tenant_id, self.name, self.currency, tz_name, industry, self.lead_value)
         )
@@ -459,16 +479,35 @@ class _TenantSimulation:
         local = datetime.combine(self.world.start + timedelta(days=day), datetime.min.time())
         return local.replace(tzinfo=self.tz).astimezone(UTC)
 
+    def _at(self, day: int, second: int) -> datetime:
+        """The instant `second` seconds of local clock time into local day `day` (so it
+        falls on that local date, DST days included)."""
+        start, steady = self._day_cache.get(day) or self._cache_day(day)
+        if steady:
+            return start + timedelta(seconds=second)
+        local = datetime.combine(self.world.start + timedelta(days=day), datetime.min.time())
+        return (local + timedelta(seconds=second)).replace(tzinfo=self.tz).astimezone(UTC)
+
+    def _cache_day(self, day: int) -> tuple[datetime, bool]:
+        start, end = self._day_start_utc(day), self._day_start_utc(day + 1)
+        self._day_cache[day] = (start, end - start == timedelta(days=1))
+        return self._day_cache[day]
+
     # -- the simulation ------------------------------------------------------------------
     def run(self) -> None:
         self._build_accounts()
         spend = self._deliver()
-        self.sessions: list[_Session] = []
-        self.paid_pool: dict[tuple[str, int], list[int]] = defaultdict(list)
-        self._click_sessions()
-        self._background_sessions()
-        self._leads(spend)
-        self._emit_sessions()
+        audience = Audience(
+            np.random.default_rng([self.world.seed, self.index, 1]),
+            self.days,
+            {c: self.clicks[c].sum(axis=0) for c in PAID_CHANNELS},
+            np.array([_SENIORITY[level][1] for level in _SENIORITY_LEVELS]),
+            np.array(list(_INDUSTRIES.values())),
+        )
+        factual, _ = audience.simulate(keep_events=True)
+        self._emit_sessions(audience, factual.events)
+        self._leads(audience, factual)
+        self._truth(audience, factual, spend)
 
     def _build_accounts(self) -> None:
         tables = self.world.tables
@@ -476,7 +515,6 @@ class _TenantSimulation:
         total_budget = float(self.rng.uniform(300, 900))
         self.campaigns: list[dict] = []
         self.ads: list[_Ad] = []
-        self.curves: dict[str, dict[str, float]] = {}
         for platform, traits in CHANNELS.items():
             account_id = (
                 str(self._id(10))
@@ -566,19 +604,6 @@ class _TenantSimulation:
                             )
                         )
                         position += 1
-            theta = float(self.rng.uniform(*traits.theta))
-            steady_adstock = channel_budget * 0.92 / (1 - theta)
-            # Today's spend sits around the curve's midpoint, so moving budget really matters.
-            self.curves[platform] = {
-                "theta": theta,
-                "beta": float(self.rng.uniform(*traits.beta)),
-                "half_saturation": steady_adstock * float(self.rng.uniform(0.7, 1.6)),
-                "shape": float(self.rng.uniform(*traits.shape)),
-            }
-            c = self.curves[platform]
-            tables["true_curves"].append(
-                (self.tenant_id, platform, c["theta"], c["beta"], c["half_saturation"], c["shape"])
-            )
 
     def _deliver(self) -> dict[str, np.ndarray]:
         """Spend, impressions and clicks per ad and day; returns channel spend per day."""
@@ -592,7 +617,12 @@ class _TenantSimulation:
         ads_by_campaign: dict[int, list[_Ad]] = defaultdict(list)
         for ad in self.ads:
             ads_by_campaign[ad.campaign].append(ad)
-        self.ad_clicks: dict[tuple[int, int], int] = {}
+        # Clicks per ad and day, by platform (rows in the order of platform_ads).
+        self.platform_ads = {p: [a for a in self.ads if a.platform == p] for p in CHANNELS}
+        ad_row = {a.ad_id: row for ads in self.platform_ads.values() for row, a in enumerate(ads)}
+        self.clicks = {
+            p: np.zeros((len(ads), self.days), np.int64) for p, ads in self.platform_ads.items()
+        }
         self.delivery_index: dict[tuple[str, int, int], int] = {}
         for day in range(self.days):
             current = self.world.start + timedelta(days=day)
@@ -643,7 +673,7 @@ class _TenantSimulation:
                             Decimal(0),
                         ]
                     )
-                    self.ad_clicks[(ad.ad_id, day)] = int(clk)
+                    self.clicks[ad.platform][ad_row[ad.ad_id], day] = int(clk)
                 # The response to spend is felt in the business's own currency.
                 to_tenant = float(self.world.cross_rate(day, campaign["currency"], self.currency))
                 channel_spend[campaign["platform"]][day] += (
@@ -665,186 +695,117 @@ class _TenantSimulation:
             )
         return channel_spend
 
-    def _click_sessions(self) -> None:
-        """Every paid click becomes a web session carrying UTMs and (mostly) a click ID."""
-        ads = {ad.ad_id: ad for ad in self.ads}
+    # -- journeys, leads and the truth --------------------------------------------------
+    def _emit_sessions(self, audience: Audience, events: Events) -> None:
+        """Every visit inside the world becomes a web session: a paid click carries the ad's
+        UTMs and (mostly) its click ID; unpaid visits land on the site."""
+        inside = events.day < self.days
+        prospect, day = events.prospect[inside], events.day[inside]
+        second, channel, slot = events.second[inside], events.channel[inside], events.slot[inside]
+        count = len(prospect)
+        # One anonymous id per device: a prospect who changes device starts a second one.
+        visitors = np.unique(prospect)
+        first_ids = dict(zip(visitors.tolist(), self._tokens(len(visitors), 16), strict=True))
+        switchers = visitors[audience.prospects.switch_day[visitors] < self.days]
+        second_ids = dict(zip(switchers.tolist(), self._tokens(len(switchers), 16), strict=True))
+        self.anonymous_ids = (first_ids, second_ids)
+        switched = day >= audience.prospects.switch_day[prospect]
+        session_ids = self._tokens(count, 20)
+        click_tokens = self._tokens(count, 24)
+        lost = self.rng.random(count) < 0.08  # blocked or stripped click IDs
+        pages = self.rng.choice(["/", "/pricing", "/blog/attribution-guide", "/demo"], count)
+        # The ad behind each paid click: slot k of a channel-day is that day's k-th click.
+        ads_of_day = {
+            (c, d): np.repeat([a.ad_id for a in self.platform_ads[c]], self.clicks[c][:, d])
+            for c in PAID_CHANNELS
+            for d in range(self.days)
+        }
         urls = {row[1]: row[8] for row in self.world.tables["ads"] if row[5] == self.tenant_id}
-        for (ad_id, day), clicks in self.ad_clicks.items():
-            if clicks == 0:
-                continue
-            ad = ads[ad_id]
-            traits = CHANNELS[ad.platform]
-            day_start = self._day_start_utc(day)
-            seconds = np.sort(self.rng.integers(0, 86_400, clicks))
-            lost = self.rng.random(clicks) < 0.08  # blocked or stripped click IDs
-            base_url = urls[ad_id]
-            utm = dict(pair.split("=", 1) for pair in base_url.split("?", 1)[1].split("&"))
-            session_ids, anonymous_ids = self._tokens(clicks, 20), self._tokens(clicks, 16)
-            click_tokens = self._tokens(clicks, 24)
-            pool = self.paid_pool[(ad.platform, day)]
-            for second, lost_id, session_id, anonymous_id, token in zip(
-                seconds.tolist(),
-                lost.tolist(),
-                session_ids,
-                anonymous_ids,
-                click_tokens,
-                strict=True,
-            ):
-                click_ids = {} if lost_id else {traits.click_id: token}
-                landing = f"{base_url}&{traits.click_id}={token}" if click_ids else base_url
-                pool.append(len(self.sessions))
-                self.sessions.append(
-                    _Session(
-                        session_id,
-                        day,
-                        day_start + timedelta(seconds=second),
-                        ad.platform,
-                        ad_id,
-                        anonymous_id,
-                        landing,
-                        None,
-                        utm,
-                        click_ids,
-                    )
-                )
-        for pool in self.paid_pool.values():
-            self.rng.shuffle(pool)
-
-    def _unpaid_session(
-        self, day: int, at: datetime, anonymous_id: str, channel: str | None = None
-    ) -> int:
-        channel = channel or str(self.rng.choice(UNPAID_CHANNELS, p=[0.45, 0.4, 0.15]))
+        utms = {
+            ad_id: dict(pair.split("=", 1) for pair in url.split("?", 1)[1].split("&"))
+            for ad_id, url in urls.items()
+        }
         site = f"https://www.{self.tenant_id}.example"
-        referrer = {
-            "organic_search": "https://www.google.com/",
-            "direct": None,
-            "referral": "https://news.example.com/best-tools",
-        }[channel]
-        self.sessions.append(
-            _Session(
-                self._token(20),
-                day,
-                at,
-                channel,
-                None,
-                anonymous_id,
-                site + str(self.rng.choice(["/", "/pricing", "/blog/attribution-guide", "/demo"])),
-                referrer,
-                {},
-                {},
+        rows = self.world.tables["sessions"]
+        self.visits: dict[int, list[tuple[int, int, str, int | None]]] = defaultdict(list)
+        for i, (who, d, sec, ch, k) in enumerate(
+            zip(
+                prospect.tolist(), day.tolist(), second.tolist(), channel.tolist(),
+                slot.tolist(), strict=True,
             )
-        )
-        return len(self.sessions) - 1
+        ):  # fmt: skip
+            anonymous_id = second_ids[who] if switched[i] else first_ids[who]
+            at = self._at(d, sec)
+            name = CHANNEL_NAMES[ch]
+            if k >= 0:
+                ad_id = int(ads_of_day[(name, d)][k])
+                click_id = CHANNELS[name].click_id
+                utm = utms[ad_id]
+                token = None if lost[i] else click_tokens[i]
+                landing = urls[ad_id] + (f"&{click_id}={token}" if token else "")
+                rows.append(
+                    (
+                        session_ids[i], self.tenant_id, anonymous_id, at, name, ad_id, landing,
+                        None, utm.get("utm_source"), utm.get("utm_medium"),
+                        utm.get("utm_campaign"), utm.get("utm_content"),
+                        token if click_id == "gclid" else None,
+                        token if click_id == "fbclid" else None,
+                        token if click_id == "li_fat_id" else None,
+                    )
+                )  # fmt: skip
+                self.visits[who].append((d, sec, name, ad_id))
+            else:
+                rows.append(
+                    (
+                        session_ids[i], self.tenant_id, anonymous_id, at, name, None,
+                        site + str(pages[i]), _REFERRERS[name],
+                        None, None, None, None, None, None, None,
+                    )
+                )  # fmt: skip
+                self.visits[who].append((d, sec, name, None))
 
-    def _background_sessions(self) -> None:
-        """Organic and direct visitors who never convert."""
-        for day in range(self.days):
-            day_start = self._day_start_utc(day)
-            for _ in range(int(self.rng.poisson(25))):
-                at = day_start + timedelta(seconds=int(self.rng.integers(0, 86_400)))
-                self._unpaid_session(day, at, self._token(16))
+    def _leads(self, audience: Audience, factual: Outcome) -> None:
+        """A lead (and perhaps a deal) for every prospect who converted inside the world."""
+        stages = stages_of(audience, factual)
+        order = np.lexsort((stages.lead_second, stages.lead_day))
+        first_ids, second_ids = self.anonymous_ids
+        p = audience.prospects
+        causes = [*PAID_CHANNELS, BASELINE]
+        for i in order.tolist():
+            who = int(stages.prospect[i])
+            day, second = int(stages.lead_day[i]), int(stages.lead_second[i])
+            created_at = self._at(day, second)
+            anonymous_id = second_ids[who] if day >= p.switch_day[who] else first_ids[who]
+            cause = causes[int(factual.cause[who])]
+            lead_id = self._lead_row(
+                anonymous_id, created_at, cause, float(stages.propensity[i]),
+                _SENIORITY_LEVELS[int(p.seniority[who])], list(_INDUSTRIES)[int(p.industry[who])],
+                int(p.company_size[who]), float(p.intent[who]),
+            )  # fmt: skip
+            self._platform_claims(self.visits[who], day, second, created_at)
+            if stages.has_deal[i] and stages.opportunity_day[i] < self.days:
+                self._deal_rows(lead_id, cause, stages, i)
 
-    def _take_paid_session(self, platform: str, day: int) -> int | None:
-        """An unclaimed paid click of `platform` on `day`: one person per anonymous id."""
-        pool = self.paid_pool.get((platform, day))
-        return pool.pop() if pool else None
-
-    def _leads(self, spend: dict[str, np.ndarray]) -> None:
-        causes: list[tuple[int, str]] = []  # (day, cause)
-        for platform, curve in self.curves.items():
-            adstock = np.zeros(self.days)
-            carried = spend[platform][0] / (1 - curve["theta"])  # steady state before day 0
-            for day in range(self.days):
-                carried = spend[platform][day] + curve["theta"] * carried
-                adstock[day] = carried
-            n, k = curve["shape"], curve["half_saturation"]
-            expected = curve["beta"] * adstock**n / (k**n + adstock**n)
-            for day, count in enumerate(self.rng.poisson(expected)):
-                causes.extend((day, platform) for _ in range(int(count)))
-        baseline_rate = float(self.rng.uniform(2.0, 5.0))
-        for day, count in enumerate(self.rng.poisson(baseline_rate, self.days)):
-            causes.extend((day, BASELINE) for _ in range(int(count)))
-        causes.sort(key=lambda item: (item[0], item[1]))
-        end_utc = self._day_start_utc(self.days)
-        for day, cause in causes:
-            journey = self._journey(day, cause)
-            if journey is None:
-                continue
-            converted_at = self.sessions[journey[-1]].at + timedelta(
-                minutes=int(self.rng.integers(1, 20))
-            )
-            if converted_at >= end_utc:
-                continue  # the form fill falls after the world's last day: not a lead yet
-            self._lead(cause, journey, converted_at)
-
-    def _journey(self, day: int, cause: str) -> list[int] | None:
-        """Session indices of one person's path, in time order; the last one converts."""
-        anonymous_id = self._token(16)
-        touches: list[int] = []
-        if cause == BASELINE:
-            anchor_day = day
-        else:
-            causal = self._take_paid_session(cause, day)
-            if causal is None:
-                return None
-            touches.append(causal)
-            anchor_day = (
-                day + int(min(self.rng.geometric(0.3) - 1, 21)) if self.rng.random() > 0.4 else day
-            )
-            if anchor_day >= self.days:
-                return None  # converts after the world's last day
-        # Paid clicks that did not cause this lead: the person also saw other campaigns.
-        for platform in PAID_CHANNELS:
-            p_other = 0.3 if cause == BASELINE else (0.25 if platform != cause else 0.0)
-            if self.rng.random() < p_other:
-                other_day = int(np.clip(anchor_day - self.rng.integers(0, 6), 0, self.days - 1))
-                other = self._take_paid_session(platform, other_day)
-                if other is not None:
-                    touches.append(other)
-        for index in touches:
-            self.sessions[index].anonymous_id = anonymous_id
-        conversion_day = min(anchor_day, self.days - 1)
-        last_paid = max(
-            (self.sessions[i].at for i in touches), default=self._day_start_utc(conversion_day)
-        )
-        ends_unpaid = cause == BASELINE or self.rng.random() < 0.5 or conversion_day > day
-        if ends_unpaid:
-            # Brand search or a typed-in URL just before the form: what last touch over-credits.
-            earliest = max(last_paid, self._day_start_utc(conversion_day))
-            at = earliest + timedelta(seconds=int(self.rng.integers(60, 12 * 3600)))
-            channel = str(self.rng.choice(["direct", "organic_search"], p=[0.55, 0.45]))
-            touches.append(self._unpaid_session(conversion_day, at, anonymous_id, channel))
-        return sorted(touches, key=lambda i: self.sessions[i].at)
-
-    def _lead(self, cause: str, journey: list[int], created_at: datetime) -> None:
-        rng, tables = self.rng, self.world.tables
+    def _lead_row(
+        self,
+        anonymous_id: str,
+        created_at: datetime,
+        cause: str,
+        propensity: float,
+        seniority: str,
+        industry: str,
+        company_size: int,
+        intent: float,
+    ) -> int:
+        rng = self.rng
         lead_id = self._id(12)
-        seniority_p = np.array([0.08, 0.14, 0.22, 0.3, 0.26])
-        lift = CHANNELS[cause].seniority_lift if cause in CHANNELS else 0.0
-        seniority_p = seniority_p * np.exp(lift * np.array([1.0, 0.6, 0.3, 0.0, -0.5]))
-        seniority = str(rng.choice(_SENIORITY_LEVELS, p=seniority_p / seniority_p.sum()))
-        titles, seniority_weight = _SENIORITY[seniority]
-        industry = str(rng.choice(list(_INDUSTRIES)))
-        company_size = int(np.clip(rng.lognormal(4.0, 1.4), 1, 50_000))
-        intent = float(rng.normal())
+        titles, _ = _SENIORITY[seniority]
         phrases = [str(rng.choice(_NEUTRAL))]
         if intent > 0.6 or (intent > 0 and rng.random() < 0.3):
             phrases.append(str(rng.choice(_HIGH_INTENT)))
         elif intent < -0.6 or (intent < 0 and rng.random() < 0.3):
             phrases.append(str(rng.choice(_LOW_INTENT)))
         rng.shuffle(phrases)
-        channel_quality = {"google_ads": 0.2, "meta": -0.3, "linkedin": 0.4, BASELINE: 0.0}[cause]
-        logit = (
-            -2.6
-            + seniority_weight
-            + _INDUSTRIES[industry]
-            + 0.25 * math.log10(company_size)
-            + channel_quality
-            + 0.12 * (len(journey) - 1)
-            + 0.9 * intent
-            + float(rng.normal(0, 0.4))
-        )
-        propensity = 1 / (1 + math.exp(-logit))
         first, last = str(rng.choice(_FIRST)), str(rng.choice(_LAST))
         company = f"{rng.choice(_COMPANY_STEMS)} {rng.choice(_COMPANY_SUFFIX)}"
         country = str(rng.choice(_COUNTRIES))
@@ -852,8 +813,7 @@ class _TenantSimulation:
             f"{company} is a {company_size:,}-person {industry.replace('_', ' ')} company "
             f"based in {country}."
         )
-        anonymous_id = self.sessions[journey[-1]].anonymous_id
-        tables["leads"].append(
+        self.world.tables["leads"].append(
             (
                 lead_id,
                 self.tenant_id,
@@ -874,72 +834,81 @@ class _TenantSimulation:
                 propensity,
             )
         )
-        self._platform_claims(journey, created_at)
-        self._deal(lead_id, cause, propensity, company_size, created_at)
+        return lead_id
 
-    def _platform_claims(self, journey: list[int], converted_at: datetime) -> None:
-        """Each platform claims the lead for its last click inside its own window."""
-        last_click: dict[str, _Session] = {}
-        for index in journey:
-            session = self.sessions[index]
-            if session.ad_id is not None:
-                last_click[session.channel] = session
-        for platform, session in last_click.items():
-            if converted_at - session.at > timedelta(
+    def _platform_claims(
+        self, visits: list[tuple[int, int, str, int | None]], day: int, second: int,
+        converted_at: datetime,
+    ) -> None:  # fmt: skip
+        """Each platform claims the lead for its last click inside its own window (its pixel
+        sees the person across devices)."""
+        last_click: dict[str, tuple[int, int, int]] = {}
+        for visit_day, visit_second, channel, ad_id in visits:
+            if (visit_day, visit_second) > (day, second):
+                break
+            if ad_id is not None:
+                last_click[channel] = (visit_day, visit_second, ad_id)
+        for platform, (visit_day, visit_second, ad_id) in last_click.items():
+            clicked_at = self._at(visit_day, visit_second)
+            if converted_at - clicked_at > timedelta(
                 days=CHANNELS[platform].attribution_window_days
             ):
                 continue
             row = self.world.tables["ad_delivery_daily"][
-                self.delivery_index[(platform, session.ad_id, session.day)]
+                self.delivery_index[(platform, ad_id, visit_day)]
             ]
             row[8] += 1
             account_currency = _ACCOUNT_CURRENCY_OVERRIDES.get(platform, self.currency)
-            rate = self.world.cross_rate(session.day, self.currency, account_currency)
+            rate = self.world.cross_rate(visit_day, self.currency, account_currency)
             row[9] += (self.lead_value * rate).quantize(Decimal("0.01"))
 
-    def _deal(
-        self, lead_id: int, cause: str, propensity: float, size: int, created_at: datetime
-    ) -> None:
-        rng, tables = self.rng, self.world.tables
-        end_utc = self._day_start_utc(self.days)
-        won = rng.random() < propensity
-        p_opportunity = min(0.95, 2.2 * propensity)
-        if not won and rng.random() >= (p_opportunity - propensity) / (1 - propensity):
-            return
-        opened = created_at + timedelta(hours=float(rng.gamma(2.0, 96.0)))
-        if opened >= end_utc:
-            return
+    def _deal_rows(self, lead_id: int, cause: str, stages: Stages, i: int) -> None:
+        tables = self.world.tables
         deal_id = self._id(12)
-        closes = opened + timedelta(hours=float(rng.gamma(3.0, 160.0)))
-        amount = Decimal(str(round(4000 * (size / 50) ** 0.35 * float(rng.lognormal(0, 0.4)), 2)))
+        opened = self._at(int(stages.opportunity_day[i]), int(stages.opportunity_second[i]))
         tables["deal_stage_history"].append((deal_id, "opportunity", opened))
         stage, closed_at = "opportunity", None
-        if closes < end_utc:
-            stage, closed_at = ("closed_won" if won else "closed_lost"), closes
-            tables["deal_stage_history"].append((deal_id, stage, closes))
+        if stages.close_day[i] < self.days:
+            closed_at = self._at(int(stages.close_day[i]), int(stages.close_second[i]))
+            stage = "closed_won" if stages.won[i] else "closed_lost"
+            tables["deal_stage_history"].append((deal_id, stage, closed_at))
+        amount = Decimal(f"{stages.amount[i]:.2f}")
         tables["deals"].append(
             (deal_id, lead_id, self.tenant_id, amount, stage, opened, closed_at, cause)
         )
 
-    def _emit_sessions(self) -> None:
-        rows = self.world.tables["sessions"]
-        for s in self.sessions:
-            rows.append(
+    def _truth(self, audience: Audience, factual: Outcome, spend: dict[str, np.ndarray]) -> None:
+        """Counterfactual credit per day, stage and channel; its noise; the response curves."""
+        tables = self.world.tables
+        truth = channel_credit(audience, factual)
+        for (stage, channel), per_day in truth.credit.items():
+            removal = truth.removal.get((stage, channel))
+            for day in np.flatnonzero(per_day.any(axis=1)).tolist():
+                tables["true_channel_credit"].append(
+                    (
+                        self.tenant_id, self.world.start + timedelta(days=day), stage, channel,
+                        float(per_day[day, 0]), float(per_day[day, 1]),
+                        None if removal is None else float(removal[day, 0]),
+                        None if removal is None else float(removal[day, 1]),
+                    )
+                )  # fmt: skip
+        for (stage, channel), (count_se, value_se) in truth.standard_error.items():
+            tables["true_credit_noise"].append((self.tenant_id, stage, channel, count_se, value_se))
+        points = response_curves(audience, factual, spend)
+        for point in points:
+            tables["true_response_curves"].append(
                 (
-                    s.session_id,
-                    self.tenant_id,
-                    s.anonymous_id,
-                    s.at,
-                    s.channel,
-                    s.ad_id,
-                    s.landing_url,
-                    s.referrer,
-                    s.utm.get("utm_source"),
-                    s.utm.get("utm_medium"),
-                    s.utm.get("utm_campaign"),
-                    s.utm.get("utm_content"),
-                    s.click_ids.get("gclid"),
-                    s.click_ids.get("fbclid"),
-                    s.click_ids.get("li_fat_id"),
+                    self.tenant_id, point.channel, point.multiplier, point.daily_spend,
+                    point.incremental_leads, point.incremental_revenue,
                 )
+            )  # fmt: skip
+        for channel in PAID_CHANNELS:
+            curve = fit_hill(
+                [p for p in points if p.channel == channel], audience.behaviour[channel].decay
             )
+            tables["true_curves"].append(
+                (
+                    self.tenant_id, channel, curve.theta, curve.beta, curve.half_saturation,
+                    curve.shape,
+                )
+            )  # fmt: skip

@@ -61,6 +61,8 @@ def evaluated(leads, horizon):
 
 
 def test_every_crm_contact_is_a_lead_with_its_touches(leads, truth, ml_world):
+    """Touches are the sessions of the lead's anonymous id in journey_touches' 30-day
+    lookback (attribution_lookback_days)."""
     assert set(leads["lead_id"]) == set(truth.index)
     with psycopg.connect(ml_world.uri) as conn:
         journeys = dict(
@@ -69,6 +71,7 @@ def test_every_crm_contact_is_a_lead_with_its_touches(leads, truth, ml_world):
                    JOIN sandbox.sessions AS s
                      ON s.tenant_id = l.tenant_id AND s.anonymous_id = l.anonymous_id
                     AND s.started_at <= l.created_at
+                    AND s.started_at > l.created_at - interval '30 days'
                    GROUP BY 1"""
             ).fetchall()
         )
