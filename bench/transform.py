@@ -14,8 +14,12 @@
    `bench.api` loaded instead (how the large profile is measured: one load, both benches).
 2. Each attribution model's lead credit per channel against the world's true cause, as an
    error table (total absolute error over true leads; 0 is perfect).
-3. Markov and Shapley fitted on `--paths` synthetic paths (six channels, up to eight touches):
-   aggregation and both fits, timed.
+3. Markov and Shapley fitted on `--paths` synthetic journeys (six channels, up to eight
+   touches): aggregation (polars) and both fits, timed; the Markov fit side by side with the
+   ChannelAttribution package's `markov_model` on the same paths (its default run's time, and
+   its channel totals at `--nsim` simulations against ours). ChannelAttribution is a bench
+   tool, installed once into a virtualenv of its own, never a dependency of the platform.
+   `--attribution-only` runs just this part.
 """
 
 from __future__ import annotations
@@ -24,16 +28,20 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
-from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
+import polars as pl
 import psycopg
 
-from bench.common import timed, use_bench_database
+from bench.common import best_of, timed, use_bench_database
 from sandbox.grading import grade_attribution, grades_as_markdown
 
 END = date(2026, 6, 30)
@@ -157,37 +165,147 @@ def full_and_daily(uri: str) -> None:
     print(grades_as_markdown(grades))
 
 
-def synthetic_paths(count: int, seed: int = 11) -> list[tuple[tuple[str, ...], bool]]:
-    """Paths whose conversion odds rise with paid touches, so the fits have signal."""
+def synthetic_journeys(count: int, seed: int = 11) -> pl.DataFrame:
+    """Journeys whose conversion odds rise with paid touches, so the fits have signal: one
+    row per journey, its path joined by '>' and whether it converted."""
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, 9, count)
     picks = rng.choice(len(CHANNELS), size=(count, 8), p=[0.2, 0.2, 0.1, 0.2, 0.2, 0.1])
-    paid = (picks < 3) & (np.arange(8) < lengths[:, None])
+    inside = np.arange(8) < lengths[:, None]
+    paid = (picks < 3) & inside
     converts = rng.random(count) < 0.02 + 0.03 * paid.sum(axis=1)
-    return [
-        (tuple(CHANNELS[c] for c in picks[i, : lengths[i]]), bool(converts[i]))
-        for i in range(count)
-    ]
+    names = np.array(CHANNELS)[picks]
+    return pl.DataFrame({"steps": names.tolist(), "length": lengths, "converted": converts}).select(
+        path=pl.col("steps").list.head(pl.col("length")).list.join(">"), converted="converted"
+    )
 
 
-def data_driven_at_scale(count: int) -> None:
-    from ml.attribution import markov_shares, shapley_shares
+def aggregate_paths(journeys: pl.DataFrame) -> pl.DataFrame:
+    """Distinct paths with their conversions and non-conversions (ml.attribution's frame)."""
+    return (
+        journeys.group_by("path")
+        .agg(
+            conversions=pl.col("converted").sum().cast(pl.Float64),
+            non_conversions=(~pl.col("converted")).sum().cast(pl.Float64),
+        )
+        .with_columns(pl.col("path").str.split(">"))
+    )
 
-    paths = synthetic_paths(count)
+
+CHANNEL_ATTRIBUTION = "ChannelAttribution==2.2.5"
+_CHANNEL_ATTRIBUTION_RUN = """
+import json, sys, time
+import pandas as pd
+from ChannelAttribution import markov_model
+data = pd.read_csv(sys.argv[1])
+columns = dict(var_path="path", var_conv="conversions", var_null="non_conversions")
+default_seconds = float("inf")
+for _ in range(3):  # best of three, as ours is timed
     started = time.perf_counter()
-    tallies: Counter[tuple[tuple[str, ...], bool]] = Counter(paths)
-    counts: dict[tuple[str, ...], list[float]] = {}
-    for (path, converted), n in tallies.items():
-        counts.setdefault(path, [0.0, 0.0])[0 if converted else 1] += n
+    default = markov_model(data, **columns, verbose=False, flg_pro=False)
+    default_seconds = min(default_seconds, time.perf_counter() - started)
+# Simulated walks are cut at max_step, by default the longest observed path: with repeat
+# visits (self-loops) that drops conversions. The chain itself has no such cut.
+precise = markov_model(
+    data, **columns, nsim_start=float(sys.argv[2]), max_step=1000, verbose=False, flg_pro=False
+)
+print(json.dumps({
+    "default_seconds": default_seconds,
+    "default": dict(zip(default["channel_name"], default["total_conversions"])),
+    "precise": dict(zip(precise["channel_name"], precise["total_conversions"])),
+}))
+"""
+
+
+def channel_attribution_python() -> Path | None:
+    """A virtualenv of its own for the ChannelAttribution package (a bench-only tool, never a
+    dependency of the platform); None when it cannot be installed here."""
+    venv = Path(os.environ.get("BIZO_HOME", ".bizo")) / "bench-channelattribution"
+    python = venv / "bin" / "python"
+    if python.exists():
+        return python
+    print(f"  installing {CHANNEL_ATTRIBUTION} into {venv} (once)", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                CHANNEL_ATTRIBUTION,
+                "matplotlib",
+                "pandas",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    except subprocess.CalledProcessError as error:
+        print(f"  ChannelAttribution would not install: {error}")
+        shutil.rmtree(venv, ignore_errors=True)
+        return None
+    return python
+
+
+def data_driven_at_scale(count: int, precise_simulations: float) -> None:
+    """Path aggregation and the Markov fit on `count` journeys, side by side with the
+    ChannelAttribution package on the same paths: its default run's time, and the channel
+    totals of a run with many simulations (its default is noisy)."""
+    from ml.attribution import markov_fit, shapley_shares
+
+    journeys = synthetic_journeys(count)
+    started = time.perf_counter()
+    paths = aggregate_paths(journeys)
     aggregated = time.perf_counter()
-    markov = markov_shares(counts)
-    fitted_markov = time.perf_counter()
+    markov_seconds, markov = best_of(3, lambda: markov_fit(paths))
+    counts = {
+        tuple(path): (conv, non)
+        for path, conv, non in paths.select("path", "conversions", "non_conversions").iter_rows()
+    }
+    converted = time.perf_counter()
     shapley = shapley_shares(counts)
     fitted_shapley = time.perf_counter()
-    print(f"  {count:,} paths, {len(counts):,} distinct, {len(markov):,} converting channel sets")
-    print(f"  aggregate  {aggregated - started:6.2f}s")
-    print(f"  markov     {fitted_markov - aggregated:6.2f}s")
-    print(f"  shapley    {fitted_shapley - fitted_markov:6.2f}s ({len(shapley):,} sets)")
+    print(f"  {count:,} journeys, {len(paths):,} distinct paths, {len(markov.shares):,} sets")
+    print(f"  aggregate (polars)   {aggregated - started:6.2f}s")
+    print(f"  markov (ours, best of 3) {markov_seconds:6.2f}s  raking gap {markov.gap:.2e}")
+    print(f"  shapley              {fitted_shapley - converted:6.2f}s ({len(shapley):,} sets)")
+    python = channel_attribution_python()
+    if python is None:
+        print("  (no ChannelAttribution here: the Markov fit is timed alone)")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        csv = Path(folder) / "paths.csv"
+        paths.with_columns(pl.col("path").list.join(">")).write_csv(csv)
+        script = Path(folder) / "run.py"
+        script.write_text(_CHANNEL_ATTRIBUTION_RUN)
+        run = subprocess.run(
+            [str(python), str(script), str(csv), str(precise_simulations)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    theirs = json.loads(run.stdout.strip().splitlines()[-1])
+    print(
+        f"  ChannelAttribution markov_model, default run (best of 3): "
+        f"{theirs['default_seconds']:.2f}s  (ours / theirs: "
+        f"{markov_seconds / theirs['default_seconds']:.2f}x)"
+    )
+    print(
+        f"  channel totals, ours against theirs at nsim_start={precise_simulations:.0e}, "
+        "max_step=1000 (the chain uncut, as ours solves it):"
+    )
+    worst = 0.0
+    for channel in sorted(markov.totals):
+        ours, precise = markov.totals[channel], theirs["precise"].get(channel, 0.0)
+        default = theirs["default"].get(channel, 0.0)
+        difference = ours / precise - 1 if precise else float("inf")
+        worst = max(worst, abs(difference))
+        print(
+            f"    {channel:15s} ours {ours:10.1f}  theirs {precise:10.1f} ({difference:+.2%})"
+            f"  theirs at default {default:10.1f}"
+        )
+    print(f"  largest difference {worst:.2%} (aim: within 1%)")
 
 
 def main() -> None:
@@ -195,6 +313,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="medium")
     parser.add_argument("--paths", type=int, default=1_000_000)
+    parser.add_argument(
+        "--nsim",
+        type=float,
+        default=2e7,
+        help="ChannelAttribution's nsim_start for the totals compared with ours",
+    )
+    parser.add_argument(
+        "--attribution-only",
+        action="store_true",
+        help="only the data-driven attribution at scale (no world, no dbt)",
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -208,6 +337,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.database != BENCH_DATABASE and not args.reuse:
         parser.error("--database names another bench's warehouse: use it with --reuse")
+    if args.attribution_only:
+        print("Data-driven attribution at scale:")
+        data_driven_at_scale(args.paths, args.nsim)
+        return
     uri = use_bench_database(args.database, keep=args.reuse)
     print(f"Full build vs daily incremental run, profile {args.profile}:")
     if args.reuse:
@@ -216,7 +349,7 @@ def main() -> None:
         load_world(uri, args.profile)
     full_and_daily(uri)
     print("Data-driven attribution at scale:")
-    data_driven_at_scale(args.paths)
+    data_driven_at_scale(args.paths, args.nsim)
 
 
 if __name__ == "__main__":
