@@ -10,16 +10,7 @@ from functools import cache
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ATTRIBUTION_MODELS = (
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-)
+from warehouse.attribution import ATTRIBUTION_MODELS
 
 
 class AgentSettings(BaseSettings):
@@ -39,7 +30,8 @@ class AgentSettings(BaseSettings):
     min_days_of_data: int = Field(default=56, ge=14)
     min_daily_budget: float = Field(default=1.0, ge=0)  # spend floor per campaign
     max_daily_budget: float | None = None  # cap per campaign, account currency
-    attribution_model: str = "markov"
+    # The model closest to the sandbox's counterfactual truth (docs/attribution.md).
+    attribution_model: str = "additive_hazard"
     risk_aversion: float = Field(default=0.5, ge=0)  # lambda in mean - lambda * sd
     curve_window_days: int = Field(default=182, ge=28)
 

@@ -69,7 +69,7 @@ def test_compare_puts_every_model_side_by_side(client, tenants, conn):
     ).json()
     assert set(body["models"]) == {
         "first_touch", "last_touch", "last_non_direct", "linear",
-        "time_decay", "position_based", "markov", "shapley",
+        "time_decay", "position_based", "markov", "shapley", "additive_hazard",
     }  # fmt: skip
     for model in body["models"]:
         shares = [c["models"][model]["share"] for c in body["channels"] if model in c["models"]]

@@ -1,7 +1,7 @@
 {# The attribution model names, in the order dashboards show them. #}
 {% macro attribution_models() -%}
     {{ return(['first_touch', 'last_touch', 'last_non_direct', 'linear', 'time_decay',
-               'position_based', 'markov', 'shapley']) }}
+               'position_based', 'markov', 'shapley', 'additive_hazard']) }}
 {%- endmacro %}
 
 {# Ratios every ROI mart reports, from its summed columns; NULL where the base is zero. #}

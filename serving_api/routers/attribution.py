@@ -13,19 +13,11 @@ from pydantic import BaseModel, Field
 from serving_api.auth import CurrentPrincipal
 from serving_api.db import TenantConnection
 from serving_api.params import Amount, DateRange, Dates, tenant_currency
+from warehouse.attribution import ATTRIBUTION_MODELS
 
 router = APIRouter(prefix="/v1/attribution", tags=["attribution"])
 
-Model = Literal[
-    "first_touch",
-    "last_touch",
-    "last_non_direct",
-    "linear",
-    "time_decay",
-    "position_based",
-    "markov",
-    "shapley",
-]
+Model = Literal[ATTRIBUTION_MODELS]
 Stage = Literal["lead", "opportunity", "closed_won"]
 AttributionLevel = Literal["channel", "platform", "campaign", "ad"]
 

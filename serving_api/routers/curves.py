@@ -39,7 +39,7 @@ class ChannelCurve(BaseModel):
     channel: str = Field(examples=["paid_search"])
     window_start: date
     window_end: date
-    attribution_model: str = Field(examples=["markov"])
+    attribution_model: str = Field(examples=["additive_hazard"])
     parameters: CurveParameters
     value_per_response: float = Field(description="Revenue per response.", examples=[145.0])
     r2: float | None = Field(examples=[0.71])

@@ -132,7 +132,7 @@ data_driven as (
     select touches.*, models.model,
         coalesce(shares.share / touches.touches_of_channel, 1.0 / touches.touches_in_path)
     from touches
-    cross join (values ('markov'), ('shapley')) as models (model)
+    cross join (values ('markov'), ('shapley'), ('additive_hazard')) as models (model)
     left join {{ source('attribution', 'channel_set_shares') }} as shares
         on shares.tenant_id = touches.tenant_id
        and shares.stage = touches.stage
