@@ -18,12 +18,13 @@ import argparse
 import math
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date
 
 import numpy as np
 import polars as pl
 
-from ml.attribution import DATA_DRIVEN_MODELS
+from ml.attribution import DATA_DRIVEN_MODELS, Shares
 from ml.hazard_attribution import additive_hazard_shares
 from sandbox.grading import PAID_CHANNELS, _share_error
 from sandbox.world import World, generate_world
@@ -140,8 +141,43 @@ def heuristic_credit(touches: pl.DataFrame) -> dict[str, pl.DataFrame]:
     }
 
 
+def touch_credit(touches: pl.DataFrame, shares: Shares) -> pl.DataFrame:
+    """Each touch's credit, as marts.attribution_credits hands it out: its channel's share
+    of the path's channel set, split evenly over that channel's touches; linear where no
+    share was fitted."""
+    table = pl.DataFrame(
+        [
+            (",".join(sorted(s)), c, share)
+            for s, split in shares.items()
+            for c, share in split.items()
+        ],
+        schema={"channel_set": pl.String, "channel": pl.String, "share": pl.Float64},
+        orient="row",
+    )
+    return (
+        touches.with_columns(
+            channel_set=pl.col("channel")
+            .unique()
+            .sort()
+            .str.join(",")
+            .over("tenant_id", "lead_id"),
+            of_channel=pl.len().over("tenant_id", "lead_id", "channel"),
+        )
+        .join(table, on=["channel_set", "channel"], how="left")
+        .with_columns(
+            credit=(pl.col("share") / pl.col("of_channel")).fill_null(
+                1.0 / pl.col("touches_in_path")
+            )
+        )
+    )
+
+
+def _by_channel(credited: pl.DataFrame) -> pl.DataFrame:
+    return credited.group_by("tenant_id", "channel").agg(pl.col("credit").sum())
+
+
 def data_driven_credit(touches: pl.DataFrame, visitors: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Per data-driven model: tenant, channel, credit, through ml.attribution's fits."""
+    """Per path model of ml.attribution: tenant, channel, credit."""
     known = touches.filter(pl.col("channel") != "unknown")
     lead_paths = (
         known.group_by("tenant_id", "lead_id", maintain_order=True)
@@ -167,40 +203,24 @@ def data_driven_credit(touches: pl.DataFrame, visitors: pl.DataFrame) -> dict[st
             ):
                 counts[tuple(path)][1] += count
             shares = fit({path: tuple(v) for path, v in counts.items()})
-            table = pl.DataFrame(
-                [
-                    (",".join(sorted(s)), c, share)
-                    for s, split in shares.items()
-                    for c, share in split.items()
-                ],
-                schema=["channel_set", "channel", "share"],
-                orient="row",
+            rows.append(
+                _by_channel(touch_credit(touches.filter(pl.col("tenant_id") == tenant), shares))
             )
-            mine = touches.filter(pl.col("tenant_id") == tenant).with_columns(
-                channel_set=pl.col("channel").unique().sort().str.join(",").over("lead_id"),
-                of_channel=pl.len().over("lead_id", "channel"),
-            )
-            credited = (
-                mine.join(table, on=["channel_set", "channel"], how="left")
-                .with_columns(
-                    credit=(pl.col("share") / pl.col("of_channel")).fill_null(
-                        1.0 / pl.col("touches_in_path")
-                    )
-                )
-                .group_by("tenant_id", "channel")
-                .agg(pl.col("credit").sum())
-            )
-            rows.append(credited)
         frames[model] = pl.concat(rows)
     return frames
 
 
-def hazard_credit(touches: pl.DataFrame, others: pl.DataFrame) -> pl.DataFrame:
-    """The additive-hazard model per tenant: tenant, channel, credit."""
+def hazard_touch_credit(
+    touches: pl.DataFrame, others: pl.DataFrame, won: Collection[int] = ()
+) -> pl.DataFrame:
+    """The additive-hazard model, fitted per tenant as the asset does: every lead touch with
+    its credit (`stage` lead), and every touch of a lead in `won` with its closed-won
+    credit (`stage` closed_won)."""
     day = (pl.col("started_at").dt.epoch("s") // 86_400).cast(pl.Int64)
     rows = []
     for tenant in touches["tenant_id"].unique().to_list():
-        leads = touches.filter((pl.col("tenant_id") == tenant) & (pl.col("channel") != "unknown"))
+        mine = touches.filter(pl.col("tenant_id") == tenant)
+        leads = mine.filter(pl.col("channel") != "unknown")
         visitors = others.filter(pl.col("tenant_id") == tenant)
         data_end = int(visitors.select(day.max()).item())
         frame = pl.concat(
@@ -225,34 +245,60 @@ def hazard_credit(touches: pl.DataFrame, others: pl.DataFrame) -> pl.DataFrame:
                 ),
             ]
         )
+        lead_ids = leads["lead_id"].unique().to_list()
+        won_ids = [lead for lead in lead_ids if lead in won]
         _, per_stage = additive_hazard_shares(
-            frame, PAID_CHANNELS, {"lead": leads["lead_id"].cast(pl.String).unique().to_list()}
+            frame,
+            PAID_CHANNELS,
+            {"lead": list(map(str, lead_ids)), "closed_won": list(map(str, won_ids))},
         )
-        shares = per_stage["lead"]
-        table = pl.DataFrame(
-            [
-                (",".join(sorted(s)), c, share)
-                for s, split in shares.items()
-                for c, share in split.items()
-            ],
-            schema=["channel_set", "channel", "share"],
-            orient="row",
-        )
-        mine = touches.filter(pl.col("tenant_id") == tenant).with_columns(
-            channel_set=pl.col("channel").unique().sort().str.join(",").over("lead_id"),
-            of_channel=pl.len().over("lead_id", "channel"),
-        )
+        rows.append(touch_credit(mine, per_stage["lead"]).with_columns(stage=pl.lit("lead")))
         rows.append(
-            mine.join(table, on=["channel_set", "channel"], how="left")
-            .with_columns(
-                credit=(pl.col("share") / pl.col("of_channel")).fill_null(
-                    1.0 / pl.col("touches_in_path")
-                )
-            )
-            .group_by("tenant_id", "channel")
+            touch_credit(
+                mine.filter(pl.col("lead_id").is_in(won_ids)), per_stage["closed_won"]
+            ).with_columns(stage=pl.lit("closed_won"))
+        )
+    return pl.concat(rows, how="diagonal_relaxed")
+
+
+def credited_leads_and_values(
+    world: World,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]]]:
+    """Per tenant and paid channel: the leads the additive-hazard model credits to the
+    channel on each day of the world (the tenant's local days), and the closed-won revenue
+    it credits per credited lead ("*": all channels, for a channel with under five won
+    deals), as agents.data reads both from marts.attribution_credits."""
+    touches, _, others = journeys(world)
+    amounts = {d[1]: float(d[3]) for d in world.tables["deals"] if d[4] == "closed_won"}
+    credited = hazard_touch_credit(touches, others, set(amounts))
+    zones = {t[0]: t[3] for t in world.tables["tenants"]}
+    series: dict[str, dict[str, np.ndarray]] = {}
+    values: dict[str, dict[str, float]] = {}
+    for tenant, zone in zones.items():
+        mine = credited.filter(pl.col("tenant_id") == tenant)
+        leads = mine.filter(pl.col("stage") == "lead")
+        daily = (
+            leads.filter(pl.col("channel").is_in(PAID_CHANNELS))
+            .with_columns(date=pl.col("converted_at").dt.convert_time_zone(zone).dt.date())
+            .group_by("channel", "date")
             .agg(pl.col("credit").sum())
         )
-    return pl.concat(rows)
+        series[tenant] = {c: np.zeros(world.profile.days) for c in PAID_CHANNELS}
+        for channel, day, credit in daily.iter_rows():
+            index = (day - world.start).days
+            if 0 <= index < world.profile.days:
+                series[tenant][channel][index] += credit
+        won = mine.filter(pl.col("stage") == "closed_won").with_columns(
+            revenue=pl.col("credit") * pl.col("lead_id").replace_strict(amounts, default=0.0)
+        )
+        revenue = dict(won.group_by("channel").agg(pl.col("revenue").sum()).iter_rows())
+        deals = dict(won.group_by("channel").agg(pl.col("lead_id").n_unique()).iter_rows())
+        credited_leads = dict(leads.group_by("channel").agg(pl.col("credit").sum()).iter_rows())
+        values[tenant] = {"*": sum(revenue.values()) / max(sum(credited_leads.values()), 1e-9)}
+        for channel in PAID_CHANNELS:
+            if deals.get(channel, 0) >= 5 and credited_leads.get(channel):
+                values[tenant][channel] = revenue[channel] / credited_leads[channel]
+    return series, values
 
 
 def true_lead_credit(world: World) -> dict[str, dict[str, float]]:
@@ -277,7 +323,7 @@ def grade(world: World) -> dict[str, dict[str, float]]:
     """model -> tenant -> error."""
     touches, visitors, others = journeys(world)
     credits = {**heuristic_credit(touches), **data_driven_credit(touches, visitors)}
-    credits["additive_hazard"] = hazard_credit(touches, others)
+    credits["additive_hazard"] = _by_channel(hazard_touch_credit(touches, others))
     truth = true_lead_credit(world)
     errors: dict[str, dict[str, float]] = {}
     for model, frame in credits.items():

@@ -14,11 +14,15 @@
    day with the new budgets (sandbox.advance). A control world, identical but left alone,
    runs the same days. Prints true revenue, spend and ROAS before and after.
 
-What the curves are fitted on here: daily spend per channel (tenant currency) and the
-platforms' own conversion claims, valued at the tenant's average won revenue per lead, i.e.
-what the ad platforms and the CRM report, never the world's causes. The pipeline fits on the
-attribution marts instead (agents.data); running dbt for every simulated day would make this
-benchmark about dbt.
+What the curves are fitted on here: daily spend per channel (tenant currency) and the leads
+the default attribution model (additive hazard) credits to each channel, each valued at its
+credited won revenue per credited lead, as agents.data reads them from
+marts.attribution_credits; the model is fitted on the world's sessions and leads by
+bench.attribution, with the code the pipeline's asset runs, instead of through dbt. Never
+the world's causes. The days the loop simulates after the world's end have delivery but no
+journeys (sandbox.advance), so the loop keeps the curves fitted at its start. The truth
+graded against is sandbox.true_curves: Hill curves fitted to the counterfactual response the
+world measured by re-simulation.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ from bench.common import timed, use_bench_database
 
 CHANNELS = ("google_ads", "meta", "linkedin")
 FIT_DAYS = 120
+# Per tenant: attributed leads per channel and day, and attributed won revenue per lead per
+# channel (bench.attribution.credited_leads_and_values).
+Credited = tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]]]
 
 
 def _truth(conn: psycopg.Connection, tenant: str) -> dict[str, tuple[CurveParams, float]]:
@@ -55,32 +62,25 @@ def _truth(conn: psycopg.Connection, tenant: str) -> dict[str, tuple[CurveParams
     return {r[0]: (CurveParams(r[1], r[2], r[3], r[4]), values.get(r[0], 0.0)) for r in rows}
 
 
-def _measured(conn: psycopg.Connection, tenant: str, currency: str):
-    """Per channel: daily spend (tenant currency) and platform-claimed conversions over the
-    last FIT_DAYS days, and the tenant's won revenue per lead (what the CRM shows)."""
+def _measured(
+    conn: psycopg.Connection,
+    tenant: str,
+    currency: str,
+    credited: dict[str, np.ndarray],
+    values: dict[str, float],
+):
+    """Per channel: daily spend (tenant currency) and attributed leads over the world's
+    last FIT_DAYS days, and the attributed won revenue per attributed lead."""
     from sandbox.advance import channel_spend_history
 
-    end = conn.execute("SELECT end_date FROM sandbox.world_meta").fetchone()[0]
+    end = conn.execute("SELECT start_date FROM sandbox.world_meta").fetchone()[0] + timedelta(
+        days=len(credited["google_ads"]) - 1
+    )
     spend = channel_spend_history(conn, tenant, currency, end)
-    start = end - timedelta(days=len(spend["google_ads"]) - 1)
-    claims = {c: np.zeros(len(spend[c])) for c in CHANNELS}
-    for platform, day, conversions in conn.execute(
-        "SELECT platform, date, sum(conversions) FROM sandbox.ad_delivery_daily "
-        "WHERE tenant_id = %s GROUP BY 1, 2",
-        (tenant,),
-    ).fetchall():
-        claims[platform][(day - start).days] = float(conversions)
-    leads, won = conn.execute(
-        """SELECT count(*), (SELECT coalesce(sum(amount), 0) FROM sandbox.deals
-                             WHERE tenant_id = %s AND stage = 'closed_won')
-           FROM sandbox.leads WHERE tenant_id = %s""",
-        (tenant, tenant),
-    ).fetchone()
-    value = float(won) / leads if leads else 0.0
     return (
         {c: np.array(spend[c][-FIT_DAYS:]) for c in CHANNELS},
-        {c: claims[c][-FIT_DAYS:] for c in CHANNELS},
-        value,
+        {c: credited[c][-FIT_DAYS:] for c in CHANNELS},
+        {c: values.get(c, values["*"]) for c in CHANNELS},
     )
 
 
@@ -107,7 +107,7 @@ def _slsqp(lines: list[ChannelInput]) -> dict[str, float]:
     return {line.key: float(v) for line, v in zip(lines, result.x, strict=True)}
 
 
-def allocation_quality(uri: str) -> None:
+def allocation_quality(uri: str, credited: Credited) -> None:
     print("\n1-2. Allocation at equal total spend (true revenue a day) and optimizer speed")
     header = (
         f"  {'tenant':22} {'current':>9} {'1 cycle':>9} {'converged':>9} {'oracle':>9} "
@@ -121,11 +121,14 @@ def allocation_quality(uri: str) -> None:
         ).fetchall()
         for tenant, currency in tenants:
             truth = _truth(conn, tenant)
-            spend, claims, value = _measured(conn, tenant, currency.strip())
+            spend, leads, value = _measured(
+                conn, tenant, currency.strip(), credited[0][tenant], credited[1][tenant]
+            )
             current = {c: float(spend[c][-7:].mean()) for c in CHANNELS}
-            fitted = {c: fit_curve(spend[c], claims[c], draws=30) for c in CHANNELS}
+            fitted = {c: fit_curve(spend[c], leads[c], draws=30) for c in CHANNELS}
             lines = [
-                ChannelInput(c, fitted[c], current[c], value_per_response=value) for c in CHANNELS
+                ChannelInput(c, fitted[c], current[c], value_per_response=value[c])
+                for c in CHANNELS
             ]
             started = time.perf_counter()
             one = optimize(lines, settings=OptimizerSettings(max_change=0.25, risk_aversion=0.5))
@@ -164,17 +167,21 @@ def allocation_quality(uri: str) -> None:
     )
 
 
-def _observed_curves(conn, tenant: str, currency: str) -> dict[str, ChannelCurve]:
-    spend, claims, value = _measured(conn, tenant, currency)
+def _observed_curves(
+    conn, tenant: str, currency: str, credited: Credited
+) -> dict[str, ChannelCurve]:
+    spend, leads, value = _measured(
+        conn, tenant, currency, credited[0][tenant], credited[1][tenant]
+    )
     return {
         c: ChannelCurve(
-            c, fit_curve(spend[c], claims[c], draws=20), value, int((spend[c] > 0).sum())
+            c, fit_curve(spend[c], leads[c], draws=20), value[c], int((spend[c] > 0).sum())
         )
         for c in CHANNELS
     }
 
 
-def closed_loop(uri: str, control_uri: str, days: int) -> None:
+def closed_loop(uri: str, control_uri: str, days: int, credited: Credited) -> None:
     from agents.ops import apply_approved, auto_approve
     from agents.platforms import read_campaign_budgets
     from bizo.demo import connect_demo_accounts
@@ -203,16 +210,18 @@ def closed_loop(uri: str, control_uri: str, days: int) -> None:
             tenants = conn.execute(
                 "SELECT tenant_id, currency FROM sandbox.tenants ORDER BY 1"
             ).fetchall()
-        curves: dict[str, dict[str, ChannelCurve]] = {}
+        with psycopg.connect(uri) as conn:
+            curves = {
+                tenant: _observed_curves(conn, tenant, currency.strip(), credited)
+                for tenant, currency in tenants
+            }
         with timed(f"{days} days, {len(tenants)} tenants"):
-            for day in range(days):
+            for _ in range(days):
                 with psycopg.connect(uri) as conn:
                     cycle = conn.execute("SELECT end_date FROM sandbox.world_meta").fetchone()[
                         0
                     ] + timedelta(days=1)
                     for tenant, currency in tenants:
-                        if day % 7 == 0:
-                            curves[tenant] = _observed_curves(conn, tenant, currency.strip())
                         spend_now = _recent_spend(conn, tenant, currency.strip())
                         lines = read_campaign_budgets(conn, box, tenant, ConnectorBudgets())
                         plan = plan_budgets(
@@ -312,6 +321,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    from bench.attribution import credited_leads_and_values
     from sandbox.store import write_world
     from sandbox.world import generate_world
     from warehouse.server import server_address
@@ -325,14 +335,17 @@ def main() -> None:
         admin.execute("CREATE DATABASE bizo_bench_optimizer_control")
     from warehouse.migrate import migrate
 
-    with timed(f"simulating the {args.profile} world (seed {args.seed}) twice"):
+    with timed(f"simulating the {args.profile} world (seed {args.seed}), stored twice"):
+        world = generate_world(args.profile, seed=args.seed)
         for target in (uri, control_uri):
             with psycopg.connect(target) as conn:
                 migrate(conn)
-                write_world(conn, generate_world(args.profile, seed=args.seed))
-    allocation_quality(uri)
+                write_world(conn, world)
+    with timed("attributing its leads (additive hazard)"):
+        credited = credited_leads_and_values(world)
+    allocation_quality(uri, credited)
     if args.loop_days:
-        closed_loop(uri, control_uri, args.loop_days)
+        closed_loop(uri, control_uri, args.loop_days, credited)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def journeys() -> pl.DataFrame:
 
 
 def test_the_fit_finds_the_cause_and_not_the_bystander(journeys):
-    fit, _, _, _ = hazard_fit(journeys.with_columns(outcome_session=pl.col("converting")))
+    fit, _, _ = hazard_fit(journeys.with_columns(outcome_session=pl.col("converting")))
     ad = sum(fit.effects["ad"].values())
     retarget = sum(fit.effects["retarget"].values())
     assert ad == pytest.approx(LIFT, rel=0.5)
