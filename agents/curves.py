@@ -30,6 +30,10 @@ _SHAPE_BOUNDS = (0.6, 3.5)
 # Weak priors (log scale): Hill shape near 1.5, half saturation near the median adstock.
 _PRIOR_LOG_N, _PRIOR_LOG_N_SD = float(np.log(1.5)), 0.35
 _PRIOR_LOG_K_SD = 0.7
+# The baseline shrinks towards zero (half-normal, in units of the largest daily response):
+# where spend barely moved, data cannot tell a level from a response, and crediting it all
+# to the baseline would call a working channel useless.
+_PRIOR_BASELINE_SD = 0.2
 
 
 class CurveFitError(ValueError):
@@ -156,7 +160,11 @@ def _fit_at_theta(
 
     def residuals(x: np.ndarray) -> np.ndarray:
         data = (x[3] + hill(a, x[0], x[1], x[2]) - y) / sigma
-        prior = [np.log(x[1]) / _PRIOR_LOG_K_SD, (np.log(x[2]) - _PRIOR_LOG_N) / _PRIOR_LOG_N_SD]
+        prior = [
+            np.log(x[1]) / _PRIOR_LOG_K_SD,
+            (np.log(x[2]) - _PRIOR_LOG_N) / _PRIOR_LOG_N_SD,
+            x[3] / _PRIOR_BASELINE_SD,
+        ]
         return np.concatenate([data, prior])
 
     def jacobian(x: np.ndarray) -> np.ndarray:
@@ -164,13 +172,14 @@ def _fit_at_theta(
         ratio = k / a
         u = np.power(ratio, n)
         inv = 1.0 / (1.0 + u)
-        jac = np.zeros((len(a) + 2, 4))
+        jac = np.zeros((len(a) + 3, 4))
         jac[: len(a), 0] = inv / sigma
         jac[: len(a), 1] = -b * inv * inv * n * u / k / sigma
         jac[: len(a), 2] = -b * inv * inv * u * np.log(ratio) / sigma
         jac[: len(a), 3] = 1.0 / sigma
         jac[len(a), 1] = 1.0 / (k * _PRIOR_LOG_K_SD)
         jac[len(a) + 1, 2] = 1.0 / (n * _PRIOR_LOG_N_SD)
+        jac[len(a) + 2, 3] = 1.0 / _PRIOR_BASELINE_SD
         return jac
 
     starts = (

@@ -44,7 +44,7 @@ from agents.settings import AgentSettings
 from bench.common import timed, use_bench_database
 
 CHANNELS = ("google_ads", "meta", "linkedin")
-FIT_DAYS = 120
+FIT_DAYS = AgentSettings().curve_window_days  # the window the agents fit their curves on
 # Per tenant: attributed leads per channel and day, and attributed won revenue per lead per
 # channel (bench.attribution.credited_leads_and_values).
 Credited = tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]]]
