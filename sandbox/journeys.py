@@ -145,6 +145,7 @@ class Outcome:
     converted_second: np.ndarray
     touches: np.ndarray  # sessions up to and including the converting one
     cause: np.ndarray  # the hazard component that fired: a PAID index or BASELINE_CAUSE
+    touch_hazard: np.ndarray  # the touches' hazard each prospect accumulated
     events: Events | None = None
 
 
@@ -358,10 +359,14 @@ class Audience:
         scale_from: int = 0,
         keep_events: bool = False,
         snapshot_at: int | None = None,
+        touch_conversions: bool = True,
     ) -> tuple[Outcome, _State | None]:
         """Run days `start`..`stop` (default: to the horizon). `scale` multiplies each paid
         channel's clicks from day `scale_from` on (0 switches it off; missing means 1).
-        Returns the outcome and, with `snapshot_at`, the state at the start of that day."""
+        Returns the outcome and, with `snapshot_at`, the state at the start of that day.
+        Without `touch_conversions`, touches accumulate hazard but convert nobody: the
+        accumulated hazard then gives each prospect's chance of converting (an expectation
+        instead of one draw of the thresholds)."""
         scale = scale or {}
         state = state.copy() if state is not None else self.new_state()
         stop = self.horizon if stop is None else stop
@@ -370,7 +375,14 @@ class Audience:
         for day in range(start, stop):
             if day == snapshot_at:
                 snapshot = state.copy()
-            self._run_day(state, day, scale if day >= scale_from else {}, logged, keep_events)
+            self._run_day(
+                state,
+                day,
+                scale if day >= scale_from else {},
+                logged,
+                keep_events,
+                touch_conversions,
+            )
         if snapshot_at == stop:
             snapshot = state.copy()
         events = None
@@ -382,11 +394,12 @@ class Audience:
             state.converted_second.copy(),
             state.touches.copy(),
             state.cause.copy(),
+            state.touch_hazard.copy(),
             events,
         )
         return outcome, snapshot
 
-    def _run_day(self, state, day, scale, logged, keep_events) -> None:
+    def _run_day(self, state, day, scale, logged, keep_events, touch_conversions) -> None:
         parts_prospect, parts_second, parts_channel, parts_slot = [], [], [], []
         lo, hi = self.unpaid_bounds[day], self.unpaid_bounds[day + 1]
         parts_prospect.append(self.unpaid_prospect[lo:hi])
@@ -452,7 +465,7 @@ class Audience:
         np.add.at(state.stock, (np.minimum(channel, SITE), prospect), 1.0)
         state.last_visit[prospect] = day
         state.active[prospect[open_]] = True
-        converting = self._convert(state, day)
+        converting = self._convert(state, day, touch_conversions)
         if len(converting):
             # The form is filled in the day's last visit; without one, in a visit made for it.
             visited = np.zeros(len(self.prospects), bool)
@@ -471,7 +484,7 @@ class Audience:
         if keep_events:
             logged.append((prospect, np.full(len(prospect), day), second, channel, slot))
 
-    def _convert(self, state, day) -> np.ndarray:
+    def _convert(self, state, day, touch_conversions: bool = True) -> np.ndarray:
         """Who converts today: the baseline's drawn day, or the touches' accumulated hazard
         passing its threshold. Returns them, sorted."""
         a, b = self.alive_lo[day], self.alive_hi[day]
@@ -483,7 +496,7 @@ class Audience:
         )
         hazard = components.sum(axis=0)
         state.touch_hazard[active] += hazard
-        by_touch = state.touch_hazard[active] >= self.touch_threshold[active]
+        by_touch = (state.touch_hazard[active] >= self.touch_threshold[active]) & touch_conversions
         # Forget prospects whose stocks have faded (their hazard is negligible from now on).
         state.active[active[hazard < 1e-6]] = False
         touch_converts = active[by_touch]

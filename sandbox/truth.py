@@ -14,7 +14,7 @@ Shapley value, so its Monte-Carlo standard error is the spread of those values t
 
 True response curves come the same way: from `CURVE_WINDOW_DAYS` before the end, one
 channel's clicks are scaled by each of `CURVE_MULTIPLIERS` while the others stay as they
-were; incremental leads and expected revenue per day against the zero-spend run, with the
+were; expected incremental leads and revenue per day against the zero-spend run, with the
 carry-over after the window counted. A Hill curve over adstock is fitted to those points
 for the closed loop (`sandbox.advance`) and the optimizer's oracle.
 """
@@ -140,37 +140,36 @@ def response_curves(
     audience: Audience, factual: Outcome, spend: dict[str, np.ndarray]
 ) -> list[ResponsePoint]:
     """Each paid channel's incremental leads and expected revenue per day against its daily
-    spend, over the last `CURVE_WINDOW_DAYS` (tenant currency)."""
+    spend, over the last `CURVE_WINDOW_DAYS` (tenant currency). Expected, not drawn: from
+    the window's start, touches accumulate hazard without converting anyone, and a prospect
+    open at the start converts with probability 1 - exp(-hazard accumulated), so a curve
+    carries none of the thresholds' Monte-Carlo noise. A lead is worth the window's mean
+    expected won revenue per lead (propensity × deal value) in the factual world."""
     window = min(CURVE_WINDOW_DAYS, audience.days // 2)
     start = audience.days - window
     _, snapshot = audience.simulate(stop=start, snapshot_at=start)
+    open_at_start = ~snapshot.converted
+    stages = stages_of(audience, factual, until=audience.horizon)
+    late = stages.lead_day >= start
+    value_per_lead = float((stages.propensity * stages.amount)[late].mean()) if late.any() else 0.0
 
-    def produced(outcome: Outcome) -> tuple[float, float]:
-        stages = stages_of(audience, outcome, until=audience.horizon)
-        late = stages.lead_day >= start
-        revenue = (stages.propensity * stages.amount)[late].sum()
-        return float(late.sum()), float(revenue)
+    def expected_leads(scale: dict[str, float]) -> float:
+        outcome, _ = audience.simulate(
+            scale, state=snapshot, start=start, scale_from=start, touch_conversions=False
+        )
+        gained = outcome.touch_hazard[open_at_start] - snapshot.touch_hazard[open_at_start]
+        return float(-np.expm1(-gained).sum())
 
-    factual_leads, factual_revenue = produced(factual)
+    as_is = expected_leads({})
     points = []
     for channel in PAID:
         mean_spend = float(np.mean(spend[channel][start:]))
-        runs = {1.0: (factual_leads, factual_revenue)}
-        for multiplier in CURVE_MULTIPLIERS:
-            outcome, _ = audience.simulate(
-                {channel: multiplier}, state=snapshot, start=start, scale_from=start
-            )
-            runs[multiplier] = produced(outcome)
-        zero_leads, zero_revenue = runs[0.0]
+        runs = {1.0: as_is} | {m: expected_leads({channel: m}) for m in CURVE_MULTIPLIERS}
         for multiplier in sorted(runs):
-            leads, revenue = runs[multiplier]
+            leads = (runs[multiplier] - runs[0.0]) / window
             points.append(
                 ResponsePoint(
-                    channel,
-                    multiplier,
-                    multiplier * mean_spend,
-                    (leads - zero_leads) / window,
-                    (revenue - zero_revenue) / window,
+                    channel, multiplier, multiplier * mean_spend, leads, leads * value_per_lead
                 )
             )
     return points
