@@ -99,17 +99,20 @@ def sandbox_generate(
     """Simulate a world and store it in the sandbox schema; prints row counts."""
     from rich.table import Table
 
-    from sandbox.store import write_world
-    from sandbox.world import PROFILES, generate_world
+    from sandbox.store import read_world_meta, write_world
+    from sandbox.world import PROFILES, generate_tenant_worlds
     from warehouse import db
 
     if profile not in PROFILES:
         raise typer.BadParameter(f"unknown profile {profile!r}; pick one of {sorted(PROFILES)}")
-    with console.status(f"simulating {profile} …"):
-        world = generate_world(PROFILES[profile], seed, date.fromisoformat(end) if end else None)
-    with console.status("writing to the sandbox schema …"), db.connect() as conn:
+    world = generate_tenant_worlds(
+        PROFILES[profile], seed, date.fromisoformat(end) if end else None
+    )
+    # A tenant at a time, simulated and stored, so a large world fits in memory.
+    with console.status(f"simulating {profile} into the sandbox schema …"), db.connect() as conn:
         counts = write_world(conn, world)
-    table = Table("table", "rows", title=f"{profile} world, {world.start}..{world.end}")
+        meta = read_world_meta(conn)
+    table = Table("table", "rows", title=f"{profile} world, {meta.start}..{meta.end}")
     for name, count in counts.items():
         table.add_row(f"sandbox.{name}", f"{count:,}")
     console.print(table)

@@ -18,7 +18,7 @@ from sandbox.landing import land_days
 from sandbox.onboarding import demo_accounts
 from sandbox.services import SandboxServices, start_sandbox_services
 from sandbox.store import read_world_meta, write_world
-from sandbox.world import GENERATOR_VERSION, PROFILES, default_end_date, generate_world
+from sandbox.world import GENERATOR_VERSION, PROFILES, default_end_date, generate_tenant_worlds
 from warehouse import db
 from warehouse.control import Connection, Tenant, upsert_connection, upsert_tenant
 from warehouse.crypto import CredentialBox
@@ -46,8 +46,8 @@ def ensure_world(console: Console, options: DemoOptions) -> None:
             console.print(f"  reusing the {options.profile} world (seed {options.seed}, to {end})")
             return
         console.print(f"  simulating the {options.profile} world (seed {options.seed}, to {end}) …")
-        world = generate_world(PROFILES[options.profile], options.seed, end)
-        counts = write_world(conn, world)
+        world = generate_tenant_worlds(PROFILES[options.profile], options.seed, end)
+        counts = write_world(conn, world)  # a tenant at a time: large fits in memory
     table = Table("sandbox table", "rows", title="Simulated world", title_justify="left")
     for name, count in counts.items():
         table.add_row(name, f"{count:,}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -33,11 +33,16 @@ def read_world_meta(conn: psycopg.Connection) -> WorldMeta | None:
 
 def write_world(
     conn: psycopg.Connection,
-    world: World,
+    world: World | Iterable[World],
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, int]:
-    """Replace the sandbox world with `world` in one transaction; returns rows per table."""
-    counts = {}
+    """Replace the sandbox world with `world` in one transaction; returns rows per table.
+    `world` may come in parts (`generate_tenant_worlds`), each written as it arrives, so a
+    large profile is stored with one tenant's rows in memory at a time; `progress` hears of
+    each part's rows per table."""
+    parts = [world] if isinstance(world, World) else world
+    counts = dict.fromkeys(_TABLES_IN_LOAD_ORDER, 0)
+    meta: tuple | None = None
     with conn.transaction():
         conn.execute(
             sql.SQL("TRUNCATE {}").format(
@@ -46,23 +51,26 @@ def write_world(
                 )
             )
         )
-        for table in _TABLES_IN_LOAD_ORDER:
-            columns = TABLE_COLUMNS[table]
-            rows = world.tables.get(table, [])
-            copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier("sandbox", table),
-                sql.SQL(", ").join(map(sql.Identifier, columns)),
-            )
-            with conn.cursor().copy(copy) as writer:
-                for row in rows:
-                    writer.write_row(row)
-            counts[table] = len(rows)
-            if progress:
-                progress(table, len(rows))
+        for part in parts:
+            meta = meta or (part.seed, part.profile.name, part.start, part.end)
+            for table in _TABLES_IN_LOAD_ORDER:
+                rows = part.tables.get(table, [])
+                copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    sql.Identifier("sandbox", table),
+                    sql.SQL(", ").join(map(sql.Identifier, TABLE_COLUMNS[table])),
+                )
+                with conn.cursor().copy(copy) as writer:
+                    for row in rows:
+                        writer.write_row(row)
+                counts[table] += len(rows)
+                if progress:
+                    progress(table, len(rows))
+        if meta is None:
+            raise ValueError("no world to write")
         conn.execute(
             """INSERT INTO sandbox.world_meta
                    (seed, profile, start_date, end_date, generator_version)
                VALUES (%s, %s, %s, %s, %s)""",
-            (world.seed, world.profile.name, world.start, world.end, GENERATOR_VERSION),
+            (*meta, GENERATOR_VERSION),
         )
     return counts

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -405,15 +406,32 @@ def default_end_date() -> date:
 
 def generate_world(profile: Profile | str, seed: int = 7, end: date | None = None) -> World:
     """Simulate `profile.days` days ending on `end`, for every tenant of the profile."""
+    chunks = generate_tenant_worlds(profile, seed, end)
+    world = next(chunks)
+    for chunk in chunks:
+        for table, rows in chunk.tables.items():
+            world.tables[table].extend(rows)
+    return world
+
+
+def generate_tenant_worlds(
+    profile: Profile | str, seed: int = 7, end: date | None = None
+) -> Iterator[World]:
+    """The same world one tenant at a time, so that storing a large profile never holds
+    every tenant's rows at once: each World holds one tenant's rows (the first also the FX
+    rates every tenant shares)."""
     if isinstance(profile, str):
         profile = PROFILES[profile]
     end = end or default_end_date()
     start = end - timedelta(days=profile.days - 1)
-    world = World(profile=profile, seed=seed, start=start, end=end)
-    _simulate_fx(world)
+    shared = World(profile=profile, seed=seed, start=start, end=end)
+    _simulate_fx(shared)
     for index in range(profile.tenants):
-        _TenantSimulation(world, index).run()
-    return world
+        chunk = World(profile=profile, seed=seed, start=start, end=end, fx=shared.fx)
+        if index == 0:
+            chunk.tables["fx_rates"] = shared.tables["fx_rates"]
+        _TenantSimulation(chunk, index).run()
+        yield chunk
 
 
 def _simulate_fx(world: World) -> None:

@@ -7,7 +7,13 @@ import pytest
 
 from sandbox.journeys import CHANNEL_NAMES, Audience
 from sandbox.store import read_world_meta, write_world
-from sandbox.world import GENERATOR_VERSION, PAID_CHANNELS, PROFILES, generate_world
+from sandbox.world import (
+    GENERATOR_VERSION,
+    PAID_CHANNELS,
+    PROFILES,
+    generate_tenant_worlds,
+    generate_world,
+)
 
 END = date(2026, 6, 30)
 
@@ -175,6 +181,20 @@ def test_won_deals_follow_propensity(world):
     won = [leads[d[1]][16] for d in world.tables["deals"] if d[4] == "closed_won"]
     overall = [lead[16] for lead in leads.values()]
     assert sum(won) / len(won) > 1.5 * sum(overall) / len(overall)
+
+
+def test_a_world_streamed_tenant_by_tenant_is_the_same_world(conn, world):
+    """generate_tenant_worlds yields one tenant's rows at a time (what bounds a large
+    profile's memory); together they are the whole world, and write_world stores them as
+    they come."""
+    parts = list(generate_tenant_worlds("small", seed=11, end=END))
+    assert [len(p.tables["tenants"]) for p in parts] == [1, 1]
+    assert len(parts[1].tables["fx_rates"]) == 0  # shared rates come once
+    for table, rows in world.tables.items():
+        assert [r for p in parts for r in p.tables.get(table, [])] == rows, table
+    counts = write_world(conn, iter(parts))
+    assert counts == world.row_counts()
+    assert read_world_meta(conn).profile == "small"
 
 
 def test_written_world_round_trips(conn, world):
