@@ -220,7 +220,9 @@ print(json.dumps({
 def channel_attribution_python() -> Path | None:
     """A virtualenv of its own for the ChannelAttribution package (a bench-only tool, never a
     dependency of the platform); None when it cannot be installed here."""
-    venv = Path(os.environ.get("BIZO_HOME", ".bizo")) / "bench-channelattribution"
+    from warehouse.settings import get_settings
+
+    venv = Path(get_settings().bizo_home) / "bench-channelattribution"
     python = venv / "bin" / "python"
     if python.exists():
         return python
