@@ -11,7 +11,6 @@ from assets.resources import WarehouseResource
 from ml.attribution import DATA_DRIVEN_MODELS, markov_fit
 from ml.hazard_attribution import HALF_LIVES, additive_hazard_shares
 from warehouse.attribution import (
-    lead_tenants,
     read_stage_paths,
     read_timed_touches,
     replace_channel_set_shares,
@@ -40,13 +39,17 @@ def channel_set_shares(
     started = time.monotonic()
     with warehouse.connect() as conn:
         stage_paths = read_stage_paths(conn)
-        shares = {
+        # Markov's whole fit is kept: its removal effects and raking gap go to the metadata.
+        markov = {key: markov_fit(paths) for key, paths in stage_paths.items()}
+        shares = {(tenant, stage, "markov"): fit.shares for (tenant, stage), fit in markov.items()}
+        shares |= {
             (tenant, stage, model): fit(paths)
             for (tenant, stage), paths in stage_paths.items()
             for model, fit in DATA_DRIVEN_MODELS.items()
+            if model != "markov"
         }
         hazard_effects = {}
-        for tenant in lead_tenants(conn):
+        for tenant in sorted({tenant for tenant, _ in stage_paths}):
             touches, stages = read_timed_touches(conn, tenant)
             fit, per_stage = additive_hazard_shares(touches, AD_PLATFORMS, stages)
             hazard_effects[tenant] = fit
@@ -54,12 +57,8 @@ def channel_set_shares(
                 shares[(tenant, stage, "additive_hazard")] = split
             context.log.info(f"additive hazard fitted for {tenant}: {len(touches):,} touches")
         rows = replace_channel_set_shares(conn, shares)
-    markov = {
-        tenant: markov_fit(paths)
-        for (tenant, stage), paths in stage_paths.items()
-        if stage == "lead"
-    }
-    channels = sorted({c for fit in markov.values() for c in fit.removal_effects})
+    lead_fits = {tenant: fit for (tenant, stage), fit in markov.items() if stage == "lead"}
+    channels = sorted({c for fit in lead_fits.values() for c in fit.removal_effects})
     context.log.info(f"{rows} channel-set shares for {len(stage_paths)} tenant-stages")
     return dg.MaterializeResult(
         metadata={
@@ -75,7 +74,7 @@ def channel_set_shares(
                             *(f"{fit.removal_effects.get(c, 0):.3f}" for c in channels),
                             f"{fit.gap:.4f}",
                         ]
-                        for tenant, fit in sorted(markov.items())
+                        for tenant, fit in sorted(lead_fits.items())
                     ],
                 )
             ),

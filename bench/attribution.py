@@ -26,7 +26,7 @@ import polars as pl
 
 from ml.attribution import DATA_DRIVEN_MODELS, Shares
 from ml.hazard_attribution import additive_hazard_shares
-from sandbox.grading import PAID_CHANNELS, _share_error
+from sandbox.grading import PAID_CHANNELS, share_error
 from sandbox.world import World, generate_world
 
 END = date(2026, 6, 30)
@@ -331,7 +331,7 @@ def grade(world: World) -> dict[str, dict[str, float]]:
         for tenant, channel, credit in frame.iter_rows():
             cause = channel if channel in PAID_CHANNELS else "baseline"
             per_tenant[tenant][cause] += credit
-        errors[model] = {t: _share_error(per_tenant[t], truth[t]) for t in truth}
+        errors[model] = {t: share_error(per_tenant[t], truth[t]) for t in truth}
     return errors
 
 

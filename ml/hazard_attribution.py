@@ -59,7 +59,6 @@ class HazardFit:
     effects: dict[str, dict[float, float]]  # channel -> half-life -> β
     # ad channel -> unpaid visits per day at a saturated adstock, summed over half-lives
     visit_effects: dict[str, float]
-    log_likelihood: float
 
 
 @dataclass(frozen=True)
@@ -173,7 +172,7 @@ def _visit_loss(params, x, y, w):
     return value, np.concatenate([[d_rate.sum()], x.T @ d_rate])
 
 
-def _fit_additive(loss, x, y, w) -> tuple[np.ndarray, float]:
+def _fit_additive(loss, x, y, w) -> np.ndarray:
     """Intercept > 0 and non-negative effects by L-BFGS-B; a column that is all zero (a
     channel never seen as a cause) keeps an effect of zero."""
     rate = float((y * w).sum() / w.sum()) or 1e-6
@@ -186,7 +185,7 @@ def _fit_additive(loss, x, y, w) -> tuple[np.ndarray, float]:
         method="L-BFGS-B",
         bounds=[(1e-9, None)] + [(0.0, None)] * x.shape[1],
     )
-    return result.x, float(result.fun)
+    return result.x
 
 
 def _mediated_shares(
@@ -201,7 +200,7 @@ def _mediated_shares(
     x = rows.saturated(rows.previous_day(rows.counts[:, paid]))
     visits = rows.counts[:, ~paid].sum(axis=1)
     weight = np.where(rows.first_days, 0.0, rows.weight)  # the first visit chose the day
-    params, _ = _fit_additive(_visit_loss, x, visits, weight)
+    params = _fit_additive(_visit_loss, x, visits, weight)
     induced = (x * params[1:]).reshape(len(x), len(HALF_LIVES), int(paid.sum())).sum(axis=1)
     share_of_day = induced / (params[0] + induced.sum(axis=1))[:, None]
     recent = rows.adstock(visits[:, None], MEDIATION_HALF_LIFE)[:, 0]
@@ -225,7 +224,7 @@ def hazard_fit(
     channels = sorted(touches["channel"].unique().to_list())
     rows = _rows(touches, channels)
     x = rows.saturated(rows.counts)
-    params, loss = _fit_additive(_hazard_loss, x, rows.converted, rows.weight)
+    params = _fit_additive(_hazard_loss, x, rows.converted, rows.weight)
     bases = len(HALF_LIVES)
     per_basis = x[rows.conversion_rows] * params[1:]
     components = per_basis.reshape(len(rows.conversion_rows), bases, len(channels)).sum(axis=1)
@@ -243,7 +242,6 @@ def hazard_fit(
             for i, c in enumerate(channels)
         },
         visit_effects,
-        -loss,
     )
     baseline = np.full((len(components), 1), params[0])
     return fit, np.hstack([baseline, components]), rows.converters

@@ -72,7 +72,7 @@ class ModelGrade:
     credit: dict[str, dict[str, float]] = field(default_factory=dict)  # tenant -> cause -> credit
 
     def tenant_error(self, tenant: str) -> float:
-        return _share_error(self.credit.get(tenant, {}), self.truth[tenant].conversions)
+        return share_error(self.credit.get(tenant, {}), self.truth[tenant].conversions)
 
     @property
     def tenant_errors(self) -> dict[str, float]:
@@ -87,7 +87,7 @@ class ModelGrade:
     @property
     def pooled_error(self) -> float:
         """The error of the credit summed over tenants (opposite errors cancel here)."""
-        return _share_error(_pool(self.credit.values()), self.pooled_truth)
+        return share_error(_pool(self.credit.values()), self.pooled_truth)
 
     @property
     def pooled_truth(self) -> dict[str, float]:
@@ -106,7 +106,7 @@ def _pool(per_tenant) -> dict[str, float]:
     return dict(pooled)
 
 
-def _share_error(credit: dict[str, float], truth: dict[str, float]) -> float:
+def share_error(credit: dict[str, float], truth: dict[str, float]) -> float:
     credited, true = sum(credit.values()), sum(truth.values())
     if credited <= 0 or true <= 0:
         return 0.0

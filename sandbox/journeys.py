@@ -30,7 +30,7 @@ counterfactual credit and true response curves.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -196,18 +196,9 @@ class Audience:
         self.industry_weights = industry_weights
         self.clicks = {c: np.concatenate([clicks[c], np.zeros(EXTRA_DAYS, np.int64)]) for c in PAID}
         self.behaviour = {
-            c: ChannelBehaviour(
-                lift=b.lift * float(rng.uniform(0.5, 1.6)),
-                decay=b.decay,
-                fit_targeting=b.fit_targeting,
-                seniority_targeting=b.seniority_targeting,
-                frequency=b.frequency,
-                retargeting=b.retargeting,
-                follow_ups=b.follow_ups,
-            )
-            for c, b in BEHAVIOUR.items()
+            c: replace(b, lift=b.lift * float(rng.uniform(0.5, 1.6))) for c, b in BEHAVIOUR.items()
         }
-        self.prospects = self._draw_prospects(rng, seniority_weights, industry_weights)
+        self.prospects = self._draw_prospects(rng)
         n = len(self.prospects)
         p = self.prospects
         in_market_factor = float(rng.uniform(10.0, 16.0))
@@ -231,16 +222,20 @@ class Audience:
         self.close_hours = rng.gamma(3.0, 160.0, n)
         self.amount_factor = rng.lognormal(0, 0.4, n)
         self._draw_unpaid(rng)
-        self._draw_paid(rng, seniority_weights)
+        self._draw_paid(rng)
 
     # -- draws -------------------------------------------------------------------------
-    def _draw_prospects(self, rng, seniority_weights, industry_weights) -> Prospects:
+    def _draw_prospects(self, rng: np.random.Generator) -> Prospects:
         n = ARRIVALS_PER_DAY * (LIFE_DAYS + self.horizon)
         arrival = np.sort(rng.integers(-LIFE_DAYS, self.horizon, n))
         seniority = rng.choice(5, n, p=[0.08, 0.14, 0.22, 0.3, 0.26])
-        industry = rng.integers(0, len(industry_weights), n)
+        industry = rng.integers(0, len(self.industry_weights), n)
         size = np.clip(rng.lognormal(4.0, 1.4, n), 1, 50_000).astype(np.int64)
-        raw_fit = seniority_weights[seniority] + industry_weights[industry] + 0.25 * np.log10(size)
+        raw_fit = (
+            self.seniority_weights[seniority]
+            + self.industry_weights[industry]
+            + 0.25 * np.log10(size)
+        )
         fit = (raw_fit - raw_fit.mean()) / raw_fit.std()
         intent = rng.normal(0, 1, n)
         in_market = rng.random(n) < 0.2 + 0.15 * (intent > 0)
@@ -297,16 +292,16 @@ class Audience:
         self.unpaid_second = rng.integers(0, 86_400, len(order))
         self.unpaid_bounds = np.searchsorted(self.unpaid_day, np.arange(self.horizon + 1))
 
-    def _draw_paid(self, rng: np.random.Generator, seniority_weights: np.ndarray) -> None:
+    def _draw_paid(self, rng: np.random.Generator) -> None:
         p = self.prospects
         n = len(p)
-        senior = seniority_weights[p.seniority]
+        senior = self.seniority_weights[p.seniority]
         self.alive_lo = np.searchsorted(p.arrival, np.arange(self.horizon) - LIFE_DAYS + 1)
         self.alive_hi = np.searchsorted(p.arrival, np.arange(self.horizon), side="right")
+        alive = float(np.mean(self.alive_hi - self.alive_lo))
         self.draws: dict[str, list[_DayDraws]] = {}
         for c in PAID:
             b = self.behaviour[c]
-            alive = float(np.mean(self.alive_hi - self.alive_lo))
             share = min(1.0, float(np.mean(self.clicks[c][: self.days])) / (b.frequency * alive))
             reachable = rng.random(n) < share
             weight = reachable * np.exp(b.fit_targeting * p.fit + b.seniority_targeting * senior)
@@ -327,7 +322,7 @@ class Audience:
                         retarget=rng.random(slots) < b.retargeting,
                         u_pool=rng.random(slots),
                         follow_up_count=follow,
-                        follow_up_delay=1 + rng.geometric(0.35, total) - 1,
+                        follow_up_delay=rng.geometric(0.35, total),
                         follow_up_channel=SITE + rng.choice([0, 1], total, p=[0.45, 0.55]),
                         follow_up_second=rng.integers(0, 86_400, total),
                     )
@@ -502,7 +497,6 @@ class Audience:
         touch_converts = active[by_touch]
         shares = np.cumsum(components[:, by_touch], axis=0) / hazard[by_touch]
         drawn = (self.u_cause[touch_converts] > shares).sum(axis=0)
-        a, b = self.alive_lo[day], self.alive_hi[day]
         base_converts = np.flatnonzero(self.base_day[a:b] == day) + a
         base_converts = base_converts[~state.converted[base_converts]]
         converting = np.union1d(touch_converts, base_converts)
@@ -530,6 +524,7 @@ class Stages:
     opportunity_second: np.ndarray
     close_day: np.ndarray
     close_second: np.ndarray
+    days: int  # the world's: a stage on a later day falls after its end
 
     @property
     def opportunity(self) -> np.ndarray:
@@ -539,8 +534,6 @@ class Stages:
     @property
     def closed(self) -> np.ndarray:
         return self.opportunity & (self.close_day < self.days)
-
-    days: int = 0
 
 
 def stages_of(audience: Audience, outcome: Outcome, until: int | None = None) -> Stages:

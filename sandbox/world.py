@@ -723,11 +723,13 @@ class _TenantSimulation:
         count = len(prospect)
         # One anonymous id per device: a prospect who changes device starts a second one.
         visitors = np.unique(prospect)
-        first_ids = dict(zip(visitors.tolist(), self._tokens(len(visitors), 16), strict=True))
+        self.first_device = dict(
+            zip(visitors.tolist(), self._tokens(len(visitors), 16), strict=True)
+        )
         switchers = visitors[audience.prospects.switch_day[visitors] < self.days]
-        second_ids = dict(zip(switchers.tolist(), self._tokens(len(switchers), 16), strict=True))
-        self.anonymous_ids = (first_ids, second_ids)
-        switched = day >= audience.prospects.switch_day[prospect]
+        self.second_device = dict(
+            zip(switchers.tolist(), self._tokens(len(switchers), 16), strict=True)
+        )
         session_ids = self._tokens(count, 20)
         click_tokens = self._tokens(count, 24)
         lost = self.rng.random(count) < 0.08  # blocked or stripped click IDs
@@ -752,7 +754,7 @@ class _TenantSimulation:
                 slot.tolist(), strict=True,
             )
         ):  # fmt: skip
-            anonymous_id = second_ids[who] if switched[i] else first_ids[who]
+            anonymous_id = self._anonymous_id(audience, who, d)
             at = self._at(d, sec)
             name = CHANNEL_NAMES[ch]
             if k >= 0:
@@ -786,23 +788,30 @@ class _TenantSimulation:
         """A lead (and perhaps a deal) for every prospect who converted inside the world."""
         stages = stages_of(audience, factual)
         order = np.lexsort((stages.lead_second, stages.lead_day))
-        first_ids, second_ids = self.anonymous_ids
         p = audience.prospects
+        industries = list(_INDUSTRIES)
+        opened = stages.opportunity
         causes = [*PAID_CHANNELS, BASELINE]
         for i in order.tolist():
             who = int(stages.prospect[i])
             day, second = int(stages.lead_day[i]), int(stages.lead_second[i])
             created_at = self._at(day, second)
-            anonymous_id = second_ids[who] if day >= p.switch_day[who] else first_ids[who]
+            anonymous_id = self._anonymous_id(audience, who, day)
             cause = causes[int(factual.cause[who])]
             lead_id = self._lead_row(
                 anonymous_id, created_at, cause, float(stages.propensity[i]),
-                _SENIORITY_LEVELS[int(p.seniority[who])], list(_INDUSTRIES)[int(p.industry[who])],
+                _SENIORITY_LEVELS[int(p.seniority[who])], industries[int(p.industry[who])],
                 int(p.company_size[who]), float(p.intent[who]),
             )  # fmt: skip
             self._platform_claims(self.visits[who], day, second, created_at)
-            if stages.has_deal[i] and stages.opportunity_day[i] < self.days:
+            if opened[i]:
                 self._deal_rows(lead_id, cause, stages, i)
+
+    def _anonymous_id(self, audience: Audience, prospect: int, day: int) -> str:
+        """The id of the device the prospect uses on `day`."""
+        if day >= audience.prospects.switch_day[prospect]:
+            return self.second_device[prospect]
+        return self.first_device[prospect]
 
     def _lead_row(
         self,

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import polars as pl
 import psycopg
+
+if TYPE_CHECKING:  # polars is imported where it is used: the API and agents read this module
+    import polars as pl
 
 STAGES = ("lead", "opportunity", "closed_won")
 # Every model marts.attribution_credits credits with (dbt's attribution_models() macro lists
@@ -133,6 +136,8 @@ def read_timed_touches(
 ) -> tuple[pl.DataFrame, dict[str, list[str]]]:
     """One tenant's touches for the additive-hazard model (visitor, channel, day,
     converting, converted_day, weight, data_end) and the converting visitors per stage."""
+    import polars as pl
+
     leads = conn.execute(_TIMED_LEAD_TOUCHES, {"tenant": tenant}).fetchall()
     (others,) = conn.execute(_NON_CONVERTING_VISITORS, {"tenant": tenant}).fetchone()
     kept = min(_SAMPLE_BUCKETS, -(-_SAMPLE_BUCKETS * MAX_VISITORS_PER_TENANT // max(others, 1)))
@@ -170,11 +175,6 @@ def read_timed_touches(
         "closed_won": lead_frame.filter("won")["visitor"].unique().to_list(),
     }
     return touches, stages
-
-
-def lead_tenants(conn: psycopg.Connection) -> list[str]:
-    """Tenants with at least one lead journey."""
-    return [r[0] for r in conn.execute("SELECT DISTINCT tenant_id FROM marts.journey_touches")]
 
 
 def channel_set_key(channels: frozenset[str]) -> str:
